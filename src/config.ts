@@ -1,0 +1,133 @@
+/**
+ * The one place that reads `process.env`. Every variable is parsed and checked,
+ * all problems are reported together (each naming the variable, its value and
+ * the rule), and the result is frozen and passed down.
+ *
+ * @example
+ *   const config = loadConfig(process.env); // throws ConfigError listing every bad variable
+ */
+import { availableParallelism } from 'node:os';
+import { ConfigError } from './errors.js';
+
+export type LookupPath = 'inline' | 'pool';
+export type SqliteSynchronous = 'full' | 'normal';
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly dbPath: string;
+  readonly productsFile: string;
+  /** `memory://` (or its old name `fakeredis://`) runs an in-process stand-in. */
+  readonly redisUrl: string;
+  readonly capacity: number;
+  readonly targetFpr: number;
+  readonly shards: number;
+  readonly workers: number;
+  readonly cacheTtlS: number;
+  readonly negativeTtlS: number;
+  readonly namespace: string;
+  readonly snapshotIntervalMs: number;
+  readonly lookupPath: LookupPath;
+  readonly sqliteSynchronous: SqliteSynchronous;
+  /** Upper bound on any one Redis command, so no request waits on a dead Redis. */
+  readonly redisCommandTimeoutMs: number;
+  /** How long SIGTERM waits for in-flight requests before closing anyway. */
+  readonly shutdownTimeoutMs: number;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Collects problems instead of throwing at the first, so one start shows them all. */
+class EnvReader {
+  readonly problems: string[] = [];
+
+  constructor(private readonly env: Env) {}
+
+  private raw(name: string): string | undefined {
+    const value = this.env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  integer(name: string, fallback: number, min: number, max: number): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!/^-?\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
+      this.problems.push(`${name}=${JSON.stringify(value)} must be an integer from ${min} to ${max}`);
+      return fallback;
+    }
+    return n;
+  }
+
+  /** A number strictly between `lo` and `hi`. */
+  openInterval(name: string, fallback: number, lo: number, hi: number): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= lo || n >= hi) {
+      this.problems.push(`${name}=${JSON.stringify(value)} must be a number greater than ${lo} and less than ${hi}`);
+      return fallback;
+    }
+    return n;
+  }
+
+  oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const lower = value.toLowerCase();
+    const match = allowed.find((a) => a === lower);
+    if (match === undefined) {
+      this.problems.push(`${name}=${JSON.stringify(value)} must be one of ${allowed.join(', ')}`);
+      return fallback;
+    }
+    return match;
+  }
+
+  matching(name: string, fallback: string, pattern: RegExp, rule: string): string {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if (!pattern.test(value)) {
+      this.problems.push(`${name}=${JSON.stringify(value)} ${rule}`);
+      return fallback;
+    }
+    return value;
+  }
+}
+
+const REDIS_URL = /^(memory|fakeredis):\/\/.*$|^rediss?:\/\/.+$/;
+const NAMESPACE = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** The number of filter workers when WORKERS is unset: one core stays with the HTTP thread. */
+export function defaultWorkerCount(): number {
+  return Math.max(1, availableParallelism() - 1);
+}
+
+export function loadConfig(env: Env): Config {
+  const r = new EnvReader(env);
+  const config: Config = {
+    port: r.integer('PORT', 8000, 0, 65535),
+    host: r.string('HOST', '0.0.0.0'),
+    dbPath: r.string('DB_PATH', 'data/products.db'),
+    productsFile: r.string('PRODUCTS_FILE', 'data/products.txt'),
+    redisUrl: r.matching('REDIS_URL', 'memory://', REDIS_URL, 'must start with redis://, rediss://, memory:// or fakeredis://'),
+    // Capacity and shards are bounded so the bit array fits one SharedArrayBuffer.
+    capacity: r.integer('BLOOM_CAPACITY', 1_000_000, 1, 500_000_000),
+    targetFpr: r.openInterval('BLOOM_FPR', 0.01, 0, 1),
+    shards: r.integer('BLOOM_SHARDS', 64, 1, 4096),
+    workers: r.integer('WORKERS', defaultWorkerCount(), 1, 256),
+    cacheTtlS: r.integer('CACHE_TTL_S', 300, 1, 31_536_000),
+    negativeTtlS: r.integer('NEGATIVE_TTL_S', 60, 1, 31_536_000),
+    namespace: r.matching('BLOOM_STATE_NAMESPACE', 'default', NAMESPACE, 'must be 1-64 characters of A-Z a-z 0-9 _ . -'),
+    snapshotIntervalMs: r.integer('SNAPSHOT_INTERVAL_MS', 1000, 10, 3_600_000),
+    lookupPath: r.oneOf<LookupPath>('LOOKUP_PATH', 'inline', ['inline', 'pool']),
+    sqliteSynchronous: r.oneOf<SqliteSynchronous>('SQLITE_SYNCHRONOUS', 'full', ['full', 'normal']),
+    redisCommandTimeoutMs: r.integer('REDIS_COMMAND_TIMEOUT_MS', 500, 10, 60_000),
+    shutdownTimeoutMs: r.integer('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+  };
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return Object.freeze(config);
+}

@@ -1,0 +1,95 @@
+/**
+ * Every error bloomgate reports to a client or an operator, each with a stable
+ * `code` and the HTTP status it maps to. The HTTP layer turns any of these into
+ * `{"error": code, "message": text}` in one place (src/http/respond.ts); anything
+ * else that escapes a handler is a bug and becomes a 500 `internal_error`.
+ *
+ * Workers never throw these across the thread boundary: they return plain data,
+ * and the main thread maps it (see src/filter/pool.ts).
+ */
+export class BloomgateError extends Error {
+  readonly code: string;
+  readonly status: number;
+
+  constructor(code: string, status: number, message: string) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+    this.status = status;
+  }
+}
+
+/** A path segment that is not a valid product id (empty, > 256 bytes, control characters, bad escape). */
+export class InvalidIdError extends BloomgateError {
+  constructor(message: string) {
+    super('invalid_id', 400, message);
+  }
+}
+
+/** A body that is not JSON, or JSON of the wrong shape. `details` names each bad field. */
+export class InvalidBodyError extends BloomgateError {
+  readonly details: readonly string[];
+
+  constructor(message: string, details: readonly string[] = []) {
+    super('invalid_body', 400, message);
+    this.details = details;
+  }
+}
+
+export class PayloadTooLargeError extends BloomgateError {
+  constructor(limitBytes: number) {
+    super('payload_too_large', 413, `request body exceeds ${limitBytes} bytes`);
+  }
+}
+
+export class ConflictError extends BloomgateError {
+  constructor(id: string) {
+    super('already_exists', 409, `product ${JSON.stringify(id)} already exists`);
+  }
+}
+
+export class RouteNotFoundError extends BloomgateError {
+  constructor(method: string, url: string) {
+    super('route_not_found', 404, `no route for ${method} ${url}`);
+  }
+}
+
+export class MethodNotAllowedError extends BloomgateError {
+  readonly allowed: readonly string[];
+
+  constructor(method: string, url: string, allowed: readonly string[]) {
+    super('method_not_allowed', 405, `${method} is not allowed on ${url}; allowed: ${allowed.join(', ')}`);
+    this.allowed = allowed;
+  }
+}
+
+/** Product routes before the filter has finished loading. */
+export class StartingError extends BloomgateError {
+  constructor() {
+    super('starting', 503, 'the filter is still loading; retry shortly');
+  }
+}
+
+/** The service is draining for shutdown. */
+export class ShuttingDownError extends BloomgateError {
+  constructor() {
+    super('shutting_down', 503, 'the service is shutting down');
+  }
+}
+
+/** Invalid configuration: thrown once at start, before anything is opened. */
+export class ConfigError extends BloomgateError {
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    super('config_invalid', 500, `invalid configuration: ${problems.join('; ')}`);
+    this.problems = problems;
+  }
+}
+
+/** The catch-all for bugs; its message is never sent to the client. */
+export class InternalError extends BloomgateError {
+  constructor() {
+    super('internal_error', 500, 'internal error');
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * The Redis cache in front of the product table, positive and negative in ONE
+ * key per id, so a lookup is one GET:
+ *
+ *   bloom:cache:<namespace>:<id>  = product JSON  (`{"id":...}`, a positive entry)
+ *                                 | "!absent"      (a negative entry: the database has no such id)
+ *
+ * Product JSON always starts with `{`, so it can never equal the marker. Every
+ * entry has a TTL with +-10% jitter, so entries filled together do not all
+ * expire (and hit the database) together. A value that is neither (corrupt,
+ * foreign) reads as a miss: the database answers and the fill overwrites it.
+ *
+ * Races the write paths must respect (the cache is never the source of truth):
+ * - `setAbsent` is SET NX, so a negative fill that loses a race with a create's
+ *   `setProduct` cannot hide the new product. A create should therefore call
+ *   `setProduct` (which overwrites a marker) or `clearAbsent` after it commits.
+ * - `clearAbsent` deletes only the marker, so a product cached meanwhile stays.
+ *
+ * @example
+ *   const cache = new ProductCache({ redis, namespace: 'default', ttlS: 300, negativeTtlS: 60 });
+ *   const hit = await cache.get('SKU-1');   // { kind: 'product', product } | { kind: 'absent' } | { kind: 'miss' }
+ *   if (hit.kind === 'miss') { const p = store.get('SKU-1'); await (p ? cache.setProduct(p) : cache.setAbsent('SKU-1')); }
+ */
+import type { Product } from './products.js';
+import type { RedisConnection } from './redis-connection.js';
+
+export type CacheLookup = { kind: 'product'; product: Product } | { kind: 'absent' } | { kind: 'miss' };
+
+export interface ProductCacheOptions {
+  readonly redis: RedisConnection;
+  readonly namespace: string;
+  /** TTL of a cached product, in seconds (before jitter). */
+  readonly ttlS: number;
+  /** TTL of a negative marker, in seconds (before jitter). */
+  readonly negativeTtlS: number;
+  /** Uniform in [0, 1); injectable so tests can pin the jitter. */
+  readonly random?: () => number;
+}
+
+/** The value of a negative entry; product JSON starts with `{`, so never collides. */
+export const ABSENT_MARKER = '!absent';
+
+// Deletes the key only if it still holds the marker: one atomic step, no WATCH.
+const DELETE_IF_MARKER = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+
+/** `base * 1000 * (0.9 + 0.2 * random())` ms, rounded, at least 1. */
+export function jitteredTtlMs(baseS: number, random: () => number): number {
+  return Math.max(1, Math.round(baseS * 1000 * (0.9 + 0.2 * random())));
+}
+
+function checkTtl(name: string, value: number): void {
+  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a positive number of seconds, got ${value}`);
+}
+
+/** The cached product, or undefined when `raw` is not a product with this id. */
+function parseProduct(raw: string, id: string): Product | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { id: cachedId, name, price } = value as Record<string, unknown>;
+  if (cachedId !== id || typeof name !== 'string' || typeof price !== 'number' || !Number.isFinite(price)) return undefined;
+  return { id, name, price };
+}
+
+export class ProductCache {
+  private readonly redis: RedisConnection;
+  private readonly prefix: string;
+  private readonly ttlS: number;
+  private readonly negativeTtlS: number;
+  private readonly random: () => number;
+
+  constructor(options: ProductCacheOptions) {
+    checkTtl('ttlS', options.ttlS);
+    checkTtl('negativeTtlS', options.negativeTtlS);
+    this.redis = options.redis;
+    this.prefix = `bloom:cache:${options.namespace}:`;
+    this.ttlS = options.ttlS;
+    this.negativeTtlS = options.negativeTtlS;
+    this.random = options.random ?? Math.random;
+  }
+
+  keyFor(id: string): string {
+    return this.prefix + id;
+  }
+
+  /** One GET. Rejects on a Redis error or timeout (the caller degrades to the database). */
+  async get(id: string): Promise<CacheLookup> {
+    const raw = await this.redis.client.get(this.keyFor(id));
+    if (raw === null) return { kind: 'miss' };
+    if (raw === ABSENT_MARKER) return { kind: 'absent' };
+    const product = parseProduct(raw, id);
+    return product === undefined ? { kind: 'miss' } : { kind: 'product', product };
+  }
+
+  /** Caches the product (overwriting a negative marker), PX = ttlS with +-10% jitter. */
+  async setProduct(product: Product): Promise<void> {
+    const json = JSON.stringify({ id: product.id, name: product.name, price: product.price });
+    await this.redis.client.set(this.keyFor(product.id), json, 'PX', jitteredTtlMs(this.ttlS, this.random));
+  }
+
+  /**
+   * Caches "no such id", PX = negativeTtlS with +-10% jitter. NX: never replaces
+   * an existing entry, so it cannot overwrite a product a create just cached.
+   */
+  async setAbsent(id: string): Promise<void> {
+    await this.redis.client.set(this.keyFor(id), ABSENT_MARKER, 'PX', jitteredTtlMs(this.negativeTtlS, this.random), 'NX');
+  }
+
+  /** Removes a negative marker when the id gets created; a cached product stays. */
+  async clearAbsent(id: string): Promise<void> {
+    await this.redis.client.eval(DELETE_IF_MARKER, 1, this.keyFor(id), ABSENT_MARKER);
+  }
+
+  /** Drops any entry for the id (used by deletes). */
+  async drop(id: string): Promise<void> {
+    await this.redis.client.del(this.keyFor(id));
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * Test isolation on the Redis shared by every test (127.0.0.1:6379): each test
+ * takes its own namespace and deletes only that namespace's keys afterwards.
+ * Never FLUSHALL the shared server; use test/helpers/private-redis.ts for that.
+ *
+ * @example
+ *   const ns = uniqueNamespace('cache');                 // 'cache-3f9a1c0b2e7d'
+ *   afterEach(() => deleteNamespaceKeys(redis.client, ns));
+ */
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/** The shared Redis every non-destructive test may use. */
+export const SHARED_REDIS_URL = 'redis://127.0.0.1:6379';
+
+/** A namespace no other test (or run) uses; valid for BLOOM_STATE_NAMESPACE. */
+export function uniqueNamespace(prefix = 'test'): string {
+  return `${prefix}-${randomBytes(6).toString('hex')}`;
+}
+
+/** An in-process Redis URL with its own data. */
+export function uniqueMemoryUrl(): string {
+  return `memory://${uniqueNamespace('mem')}`;
+}
+
+/** Deletes every `bloom:cache:<ns>:*` and `bloom:state:<ns>:*` key; returns how many. */
+export async function deleteNamespaceKeys(client: Redis, namespace: string): Promise<number> {
+  let deleted = 0;
+  for (const pattern of [`bloom:cache:${namespace}:*`, `bloom:state:${namespace}:*`]) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) deleted += await client.del(...keys);
+    } while (cursor !== '0');
+  }
+  return deleted;
+}

@@ -8,6 +8,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { ConfigError } from './errors.js';
+import type { LogLevel } from './logger.js';
 
 export type LookupPath = 'inline' | 'pool';
 export type SqliteSynchronous = 'full' | 'normal';
@@ -33,6 +34,13 @@ export interface Config {
   readonly redisCommandTimeoutMs: number;
   /** How long SIGTERM waits for in-flight requests before closing anyway. */
   readonly shutdownTimeoutMs: number;
+  readonly logLevel: LogLevel;
+  /**
+   * The filter's hash seed. Undefined: a random seed is generated on first start
+   * and kept in the database (never exposed over HTTP), so outsiders cannot
+   * craft ids that all pass the filter. Changing it means a rebuild.
+   */
+  readonly hashSeed: number | undefined;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -71,6 +79,18 @@ class EnvReader {
     if (!Number.isFinite(n) || n <= lo || n >= hi) {
       this.problems.push(`${name}=${JSON.stringify(value)} must be a number greater than ${lo} and less than ${hi}`);
       return fallback;
+    }
+    return n;
+  }
+
+  /** An integer (decimal or 0x hex) or undefined when unset. */
+  optionalInteger(name: string, min: number, max: number): number | undefined {
+    const value = this.raw(name);
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (!/^(\d+|0x[0-9a-fA-F]+)$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
+      this.problems.push(`${name}=<hidden> must be an integer from ${min} to ${max} (decimal or 0x hex)`);
+      return undefined;
     }
     return n;
   }
@@ -127,6 +147,8 @@ export function loadConfig(env: Env): Config {
     sqliteSynchronous: r.oneOf<SqliteSynchronous>('SQLITE_SYNCHRONOUS', 'full', ['full', 'normal']),
     redisCommandTimeoutMs: r.integer('REDIS_COMMAND_TIMEOUT_MS', 500, 10, 60_000),
     shutdownTimeoutMs: r.integer('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    logLevel: r.oneOf<LogLevel>('LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error', 'silent']),
+    hashSeed: r.optionalInteger('HASH_SEED', 0, 0xffffffff),
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return Object.freeze(config);

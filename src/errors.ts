@@ -37,8 +37,8 @@ export class InvalidBodyError extends BloomgateError {
 }
 
 export class PayloadTooLargeError extends BloomgateError {
-  constructor(limitBytes: number) {
-    super('payload_too_large', 413, `request body exceeds ${limitBytes} bytes`);
+  constructor(message: string) {
+    super('payload_too_large', 413, message);
   }
 }
 

@@ -184,6 +184,24 @@ export class BloomFilter {
     }
   }
 
+  /**
+   * Bits set, counted over the whole array (about 1 ms per million items):
+   * the true fill ratio for metrics, read at scrape time, never per request.
+   */
+  countSetBits(): number {
+    const words = this.#words;
+    let total = 0;
+    for (let i = 0; i < words.length; i++) {
+      let v = words[i]!;
+      if (v === 0) continue;
+      // SWAR popcount of a 32-bit word.
+      v = v - ((v >>> 1) & 0x55555555);
+      v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+      total += (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
+    }
+    return total;
+  }
+
   #checkShard(shard: number): void {
     if (!Number.isInteger(shard) || shard < 0 || shard >= this.#shards) {
       throw new RangeError(`shard must be an integer from 0 to ${this.#shards - 1} (got ${String(shard)})`);

@@ -32,6 +32,11 @@ const workerFile = fileURLToPath(new URL('../../workers/filter-worker.ts', impor
 export interface FilterPoolOptions {
   readonly filter: BloomFilter;
   readonly threads: number;
+  /**
+   * Called when a worker dies outside a task. Piscina replaces the worker; without
+   * a listener its 'error' event would crash the process.
+   */
+  readonly onWorkerError?: (err: unknown) => void;
 }
 
 export interface PoolStats {
@@ -72,6 +77,7 @@ export class FilterPool {
       minThreads: options.threads,
       maxThreads: options.threads,
     });
+    this.#piscina.on('error', (err: unknown) => options.onWorkerError?.(err));
   }
 
   /** Splits large batches into one part per worker; each part is a fresh copy, moved to its worker. */

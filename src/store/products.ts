@@ -75,6 +75,11 @@ CREATE TRIGGER IF NOT EXISTS products_count_insert AFTER INSERT ON products
 BEGIN UPDATE products_meta SET product_count = product_count + 1 WHERE k = 0; END;
 CREATE TRIGGER IF NOT EXISTS products_count_delete AFTER DELETE ON products
 BEGIN UPDATE products_meta SET product_count = product_count - 1 WHERE k = 0; END;
+-- Service settings that must outlive Redis, e.g. the generated hash seed.
+CREATE TABLE IF NOT EXISTS settings (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
 PRAGMA user_version = ${SCHEMA_VERSION};
 `;
 
@@ -160,6 +165,18 @@ export class ProductStore {
       db.close();
       throw err;
     }
+  }
+
+  /** A stored setting, or undefined. */
+  setting(key: string): string | undefined {
+    const row = this.db.prepare<[string], string>('SELECT value FROM settings WHERE key = ?').pluck().get(key);
+    return row ?? undefined;
+  }
+
+  /** Stores a setting unless one exists; returns the value now stored (first writer wins). */
+  initSetting(key: string, value: string): string {
+    this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING').run(key, value);
+    return this.setting(key) ?? value;
   }
 
   /** Inserts one product; returns its rowid, or null if the id exists (no throw for the conflict). */

@@ -144,3 +144,19 @@ describe('BloomFilter', () => {
     });
   });
 });
+
+describe('countSetBits', () => {
+  it('counts exactly the bits that adds set', () => {
+    const layout = createLayout(computeFilterParams(1000, 0.01, 4), 7);
+    const filter = new BloomFilter(allocateFilterBuffer(layout), layout);
+    expect(filter.countSetBits()).toBe(0);
+    filter.add('one');
+    const afterOne = filter.countSetBits();
+    // k bits, fewer only if two probes of one id collide.
+    expect(afterOne).toBeGreaterThan(0);
+    expect(afterOne).toBeLessThanOrEqual(layout.params.hashes);
+    let manual = 0;
+    for (let s = 0; s < layout.params.shards; s++) for (const byte of filter.shardView(s)) for (let b = 0; b < 8; b++) manual += (byte >> b) & 1;
+    expect(afterOne).toBe(manual);
+  });
+});

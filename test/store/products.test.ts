@@ -156,3 +156,19 @@ describe('ProductStore', () => {
     expect(() => store.close()).not.toThrow();
   });
 });
+
+describe('settings', () => {
+  it('keeps the first value written for a key, across reopen', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bloomgate-settings-'));
+    const path = join(dir, 'p.db');
+    const store = ProductStore.open({ path, synchronous: 'normal' });
+    expect(store.setting('hash_seed')).toBeUndefined();
+    expect(store.initSetting('hash_seed', '42')).toBe('42');
+    expect(store.initSetting('hash_seed', '43')).toBe('42');
+    store.close();
+    const again = ProductStore.open({ path, synchronous: 'normal' });
+    expect(again.setting('hash_seed')).toBe('42');
+    again.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});

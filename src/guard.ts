@@ -1,0 +1,117 @@
+/**
+ * The lookup use case, in the order a request meets it:
+ *
+ *   filter -> (absent: 404, nothing else touched)
+ *          -> cache -> (product: 200 | negative marker: 404)
+ *          -> database -> (row: 200 + cache fill | none: 404 + negative marker)
+ *
+ * The filter check is synchronous and allocation-free so that the rejection
+ * path stays at the speed of the HTTP server. Everything after it is shared per
+ * id while in flight (single flight): a thousand concurrent lookups of one
+ * uncached id make one cache read and one database query.
+ *
+ * Redis is optional: when it is down or a command fails, the lookup goes on to
+ * the database. The database is the source of truth.
+ *
+ * @example
+ *   if (guard.rejects(id)) return notFound('bloom_filter');
+ *   const outcome = await guard.resolve(id);
+ */
+import type { BloomFilter } from './filter/bloom-filter.js';
+import type { Logger } from './logger.js';
+import type { LookupCounters } from './metrics/lookup-counters.js';
+import type { ProductCache } from './store/product-cache.js';
+import type { Product, ProductStore } from './store/products.js';
+import type { RedisConnection } from './store/redis-connection.js';
+import type { UnconfirmedCreates } from './unconfirmed-creates.js';
+
+export type LookupOutcome =
+  | { readonly found: true; readonly product: Product; readonly source: 'cache' | 'database' }
+  | { readonly found: false; readonly source: 'bloom_filter' | 'negative_cache' | 'database' };
+
+export interface LookupGuardOptions {
+  readonly filter: () => BloomFilter;
+  readonly cache: ProductCache;
+  readonly redis: RedisConnection;
+  readonly products: ProductStore;
+  readonly counters: LookupCounters;
+  readonly unconfirmed: UnconfirmedCreates;
+  readonly logger: Logger;
+}
+
+export class LookupGuard {
+  readonly #o: LookupGuardOptions;
+  readonly #inFlight = new Map<string, Promise<LookupOutcome>>();
+
+  constructor(options: LookupGuardOptions) {
+    this.#o = options;
+  }
+
+  /** True when the id certainly does not exist (the filter has not all its bits). Counts the rejection. */
+  rejects(id: string): boolean {
+    if (this.#o.filter().has(id)) return false;
+    this.#o.counters.bloomRejected++;
+    return true;
+  }
+
+  /** Cache, then database, for an id the filter passed. Never rejects: Redis errors fall through to the database. */
+  resolve(id: string): Promise<LookupOutcome> {
+    const counters = this.#o.counters;
+    let shared = this.#inFlight.get(id);
+    if (shared !== undefined) counters.coalesced++;
+    else {
+      shared = this.#resolveOnce(id).finally(() => this.#inFlight.delete(id));
+      this.#inFlight.set(id, shared);
+    }
+    // Outcomes are counted per lookup (not per shared query), so that
+    // lookups - db_queries is the number of database round trips avoided.
+    return shared.then((outcome) => {
+      countOutcome(counters, outcome);
+      return outcome;
+    });
+  }
+
+  async #resolveOnce(id: string): Promise<LookupOutcome> {
+    const { cache, redis, products, counters, unconfirmed } = this.#o;
+    if (redis.healthy) {
+      try {
+        const cached = await cache.get(id);
+        if (cached.kind === 'product') return { found: true, product: cached.product, source: 'cache' };
+        // A marker for an id we created but could not yet clear in Redis is stale.
+        if (cached.kind === 'absent' && !unconfirmed.has(id)) return { found: false, source: 'negative_cache' };
+      } catch {
+        counters.cacheErrors++;
+      }
+    }
+    counters.dbQueries++;
+    const row = products.get(id);
+    if (row !== undefined) {
+      const product: Product = { id: row.id, name: row.name, price: row.price };
+      if (redis.healthy) cache.setProduct(product).catch(() => counters.cacheErrors++);
+      return { found: true, product, source: 'database' };
+    }
+    // Issued in the same tick as the database miss: a create that commits later
+    // writes its product after this on the same connection, and SET NX keeps
+    // the marker from overwriting a product that is already there.
+    if (redis.healthy) cache.setAbsent(id).catch(() => counters.cacheErrors++);
+    return { found: false, source: 'database' };
+  }
+}
+
+function countOutcome(c: LookupCounters, outcome: LookupOutcome): void {
+  switch (outcome.source) {
+    case 'cache':
+      c.cacheHit++;
+      break;
+    case 'negative_cache':
+      c.negativeCacheHit++;
+      break;
+    case 'database':
+      if (outcome.found) c.dbHit++;
+      else c.dbMiss++;
+      break;
+    case 'bloom_filter':
+      c.bloomRejected++;
+      break;
+  }
+}

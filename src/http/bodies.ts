@@ -1,0 +1,80 @@
+/**
+ * Validating JSON request bodies. Every problem is reported (by field, and by
+ * index in batches) in one 400, and nothing of a rejected request is written.
+ */
+import { InvalidBodyError, PayloadTooLargeError } from '../errors.js';
+import { idProblem } from '../store/product-id.js';
+import type { Product } from '../store/products.js';
+
+/** Most ids in one POST /bloom/check and products in one POST /products/batch. */
+export const MAX_BATCH_ITEMS = 10_000;
+/** Reported problems are capped so a bad 10,000-item batch gets a readable answer. */
+const MAX_DETAILS = 20;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Problems with one product, each prefixed with `where` (e.g. `products[3].`). */
+function productProblems(value: unknown, where: string): string[] {
+  if (!isObject(value)) return [`${where || 'body'} must be an object with id, name and price`];
+  const problems: string[] = [];
+  const { id, name, price } = value;
+  if (typeof id !== 'string') problems.push(`${where}id must be a string`);
+  else {
+    const problem = idProblem(id);
+    if (problem !== null) problems.push(`${where}${problem}`);
+  }
+  if (typeof name !== 'string' || name.length === 0) problems.push(`${where}name must be a non-empty string`);
+  else if (name.length > 1024) problems.push(`${where}name must be at most 1024 characters`);
+  if (typeof price !== 'number' || !Number.isFinite(price) || price < 0) problems.push(`${where}price must be a number >= 0`);
+  return problems;
+}
+
+function fail(problems: string[]): never {
+  const shown = problems.slice(0, MAX_DETAILS);
+  const more = problems.length > MAX_DETAILS ? ` (and ${problems.length - MAX_DETAILS} more)` : '';
+  throw new InvalidBodyError(shown[0]! + (problems.length > 1 ? ` (${problems.length} problems${more})` : ''), shown);
+}
+
+export function parseProduct(body: unknown): Product {
+  const problems = productProblems(body, '');
+  if (problems.length > 0) fail(problems);
+  const { id, name, price } = body as { id: string; name: string; price: number };
+  return { id, name, price };
+}
+
+function batchArray(body: unknown, field: string): unknown[] {
+  if (!isObject(body) || !Array.isArray(body[field])) throw new InvalidBodyError(`body must be an object with an array "${field}"`);
+  const items = body[field] as unknown[];
+  if (items.length === 0) throw new InvalidBodyError(`"${field}" must hold at least one item`);
+  if (items.length > MAX_BATCH_ITEMS) {
+    throw new PayloadTooLargeError(`"${field}" holds ${items.length} items; the limit is ${MAX_BATCH_ITEMS}`);
+  }
+  return items;
+}
+
+export function parseProductBatch(body: unknown): Product[] {
+  const items = batchArray(body, 'products');
+  const problems: string[] = [];
+  items.forEach((item, i) => problems.push(...productProblems(item, `products[${i}].`)));
+  if (problems.length > 0) fail(problems);
+  return items.map((item) => {
+    const { id, name, price } = item as Product;
+    return { id, name, price };
+  });
+}
+
+export function parseIdBatch(body: unknown): string[] {
+  const items = batchArray(body, 'ids');
+  const problems: string[] = [];
+  items.forEach((id, i) => {
+    if (typeof id !== 'string') problems.push(`ids[${i}] must be a string`);
+    else {
+      const problem = idProblem(id);
+      if (problem !== null) problems.push(`ids[${i}]: ${problem}`);
+    }
+  });
+  if (problems.length > 0) fail(problems);
+  return items as string[];
+}

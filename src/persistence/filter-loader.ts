@@ -1,0 +1,138 @@
+/**
+ * Fills the filter at start, from the cheapest source that is trustworthy:
+ *
+ * 1. import: the database is empty and PRODUCTS_FILE exists: import the file in
+ *    one transaction (all or nothing, so a crash mid-import just imports again),
+ *    then add every id through the worker pool;
+ * 2. snapshot: a snapshot in Redis whose parameters, seed and checksums match:
+ *    load its shards, then replay every row above its watermark;
+ * 3. rebuild: anything else (no snapshot, Redis down, a refused snapshot):
+ *    stream every id from the database through the worker pool.
+ *
+ * A refused snapshot is logged with its reason and counted; it is never loaded.
+ * Whatever the source, the item count is then set from the database, which is
+ * the source of truth.
+ */
+import type { BloomFilter } from '../filter/bloom-filter.js';
+import { PackedIdWriter } from '../filter/id-batch.js';
+import type { FilterPool } from '../filter/pool.js';
+import { decodeSnapshot } from '../filter/snapshot-codec.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics/registry.js';
+import { importProductsFile } from '../store/product-import.js';
+import type { ProductStore } from '../store/products.js';
+import type { RedisConnection } from '../store/redis-connection.js';
+import type { SnapshotStore } from '../store/snapshot-store.js';
+
+export type LoadSource = 'import' | 'snapshot' | 'rebuild';
+
+export interface LoadReport {
+  readonly source: LoadSource;
+  readonly ms: number;
+  readonly items: number;
+  /** Rows replayed on top of a snapshot (0 otherwise). */
+  readonly replayed: number;
+  /** Why a snapshot present in Redis was not used, if one was refused. */
+  readonly refused?: string;
+  /** Checksums of the restored snapshot, so incremental saves can continue from it. */
+  readonly checksums?: Uint32Array;
+}
+
+export interface FilterLoaderOptions {
+  readonly filter: BloomFilter;
+  readonly pool: FilterPool;
+  readonly products: ProductStore;
+  readonly snapshots: SnapshotStore;
+  readonly redis: RedisConnection;
+  readonly productsFile: string;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+}
+
+/** Rows per chunk streamed to the pool; a few chunks stay in flight so reading and hashing overlap. */
+const CHUNK_IDS = 32_768;
+/** Below this many rows, replaying on the main thread beats a pool round trip. */
+const INLINE_REPLAY_MAX = 50_000;
+
+export async function loadFilter(o: FilterLoaderOptions): Promise<LoadReport> {
+  const started = performance.now();
+  const report = (await importIfEmpty(o)) ?? (await restoreSnapshot(o)) ?? (await rebuild(o));
+  const items = o.products.count();
+  o.filter.setItems(items);
+  const ms = Math.round((performance.now() - started) * 100) / 100;
+  o.metrics.filterLoads.inc({ source: report.source });
+  o.metrics.filterLoadSeconds.set({ source: report.source }, ms / 1000);
+  const done = { ...report, ms, items };
+  o.logger.info(`filter loaded from ${report.source} in ${ms} ms`, { source: report.source, ms, items, replayed: report.replayed });
+  return done;
+}
+
+async function importIfEmpty(o: FilterLoaderOptions): Promise<Omit<LoadReport, 'ms' | 'items'> | null> {
+  if (o.products.count() > 0) return null;
+  const inFlight: Promise<number>[] = [];
+  const result = await importProductsFile(o.products, o.productsFile, (ids) => {
+    const writer = new PackedIdWriter();
+    for (const id of ids) writer.append(id);
+    inFlight.push(o.pool.addPacked(writer.finish()));
+  });
+  await Promise.all(inFlight);
+  if (result === null) return null;
+  o.logger.info('imported products file', { file: o.productsFile, ...result });
+  return { source: 'import', replayed: 0 };
+}
+
+async function restoreSnapshot(o: FilterLoaderOptions): Promise<Omit<LoadReport, 'ms' | 'items'> | null> {
+  if (!o.redis.healthy) {
+    o.logger.warn('redis unavailable at start; rebuilding the filter from the database');
+    return null;
+  }
+  let blobs;
+  try {
+    blobs = await o.snapshots.load();
+  } catch (err) {
+    o.logger.warn('could not read the snapshot; rebuilding the filter from the database', { err });
+    return null;
+  }
+  const decoded = decodeSnapshot(blobs, o.filter.layout);
+  if (!decoded.ok) {
+    if (decoded.reason === 'missing') return null;
+    o.metrics.snapshotRejected.inc({ reason: decoded.reason });
+    o.logger.warn(`snapshot refused (${decoded.reason}); rebuilding the filter from the database`, {
+      reason: decoded.reason,
+      detail: decoded.detail,
+      key: o.snapshots.key,
+    });
+    return { ...(await rebuild(o)), refused: decoded.reason };
+  }
+  o.filter.clearAll();
+  decoded.shards.forEach((blob, shard) => o.filter.loadShard(shard, blob));
+  const replayed = await addRows(o, decoded.header.watermark);
+  return { source: 'snapshot', replayed, checksums: decoded.header.shardChecksums };
+}
+
+async function rebuild(o: FilterLoaderOptions): Promise<Omit<LoadReport, 'ms' | 'items'>> {
+  o.filter.clearAll();
+  await addRows(o, 0);
+  return { source: 'rebuild', replayed: 0 };
+}
+
+/** Adds every row with rowid > afterRowid: inline when few, through the pool when many. */
+async function addRows(o: FilterLoaderOptions, afterRowid: number): Promise<number> {
+  let added = 0;
+  const inFlight: Promise<number>[] = [];
+  for (const { ids } of o.products.idsAfter(afterRowid, CHUNK_IDS)) {
+    added += ids.length;
+    if (added <= INLINE_REPLAY_MAX && inFlight.length === 0 && ids.length < CHUNK_IDS) {
+      // The whole tail fits in one short chunk: hashing it here is cheaper than a thread hop.
+      for (const id of ids) o.filter.add(id);
+      continue;
+    }
+    const writer = new PackedIdWriter();
+    for (const id of ids) writer.append(id);
+    inFlight.push(o.pool.addPacked(writer.finish()));
+    // Bound memory: at most a few chunks queued behind the workers.
+    if (inFlight.length >= 8) await inFlight.shift();
+  }
+  await Promise.all(inFlight);
+  return added;
+}

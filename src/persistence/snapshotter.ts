@@ -1,0 +1,217 @@
+/**
+ * Keeps the filter's snapshot in Redis current: a debounced save after writes,
+ * retries with backoff while Redis is away, a full rewrite when Redis lost its
+ * data (restarted empty, flushed), and a final save at shutdown.
+ *
+ * Consistency of one save: the watermark is read BEFORE the shards are copied.
+ * Bits only ever go 0 -> 1, so the copy holds at least every id that was in the
+ * filter when the watermark was read, i.e. every row at or below it. Header and
+ * shards go to Redis in one HSET (see src/store/snapshot-store.ts), so a reader
+ * never sees new shards under an old header or the reverse; the header carries
+ * every shard's checksum, so a mix would be refused anyway.
+ *
+ * @example
+ *   const s = new Snapshotter({ filter, store, redis, watermark, metrics, logger, intervalMs: 1000 });
+ *   s.start();            // data-loss checks
+ *   s.notifyWrite();      // after every create: a save within intervalMs
+ *   await s.close();      // final save
+ */
+import type { BloomFilter } from '../filter/bloom-filter.js';
+import { encodeSnapshot } from '../filter/snapshot-codec.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics/registry.js';
+import type { RedisConnection } from '../store/redis-connection.js';
+import type { SnapshotStore } from '../store/snapshot-store.js';
+import type { Watermark } from './watermark.js';
+
+export interface SnapshotterOptions {
+  readonly filter: BloomFilter;
+  readonly store: SnapshotStore;
+  readonly redis: RedisConnection;
+  readonly watermark: Watermark;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  /** Debounce of saves after writes (SNAPSHOT_INTERVAL_MS). */
+  readonly intervalMs: number;
+  /** How often to look for Redis having lost the snapshot. */
+  readonly dataLossCheckMs?: number;
+  /** Injected clock, for tests. */
+  readonly now?: () => number;
+}
+
+export interface SnapshotState {
+  readonly lastSavedAt: number | null;
+  readonly lastWatermark: number | null;
+  readonly lastBytes: number;
+  readonly lastDurationMs: number | null;
+  readonly saves: number;
+  readonly failures: number;
+  readonly lastError: string | null;
+  readonly dirtyShards: number;
+  readonly pendingFull: boolean;
+}
+
+const MAX_BACKOFF_MS = 30_000;
+
+export class Snapshotter {
+  readonly #o: SnapshotterOptions;
+  readonly #now: () => number;
+  /** Checksums of every shard as last written; undefined until a full save (the next save must then be full). */
+  #checksums: Uint32Array | undefined;
+  #needFull = true;
+  #timer: NodeJS.Timeout | undefined;
+  #checkTimer: NodeJS.Timeout | undefined;
+  #saving: Promise<void> | undefined;
+  #again = false;
+  #backoffMs = 0;
+  #closed = false;
+  #runId: string | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #state = { lastSavedAt: null as number | null, lastWatermark: null as number | null, lastBytes: 0, lastDurationMs: null as number | null, saves: 0, failures: 0, lastError: null as string | null };
+
+  constructor(options: SnapshotterOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * After a restore: the snapshot in Redis matches these checksums, so later
+   * saves may rewrite only dirty shards.
+   */
+  adoptRestored(checksums: Uint32Array, runId: string | undefined): void {
+    this.#checksums = checksums;
+    this.#needFull = false;
+    this.#runId = runId;
+  }
+
+  /** Starts the data-loss checks and reacts to Redis coming back. */
+  start(): void {
+    const every = this.#o.dataLossCheckMs ?? 1000;
+    this.#checkTimer = setInterval(() => void this.#checkDataLoss(), every);
+    this.#checkTimer.unref();
+    this.#unsubscribe = this.#o.redis.onStatusChange((healthy) => {
+      if (healthy) void this.#checkDataLoss();
+    });
+  }
+
+  /** A write changed the filter: save within intervalMs (writes in between share one save). */
+  notifyWrite(): void {
+    this.#schedule(this.#o.intervalMs);
+  }
+
+  /** Forces the next save to rewrite every shard (after a rebuild, or when Redis lost data). */
+  requireFull(): void {
+    this.#needFull = true;
+  }
+
+  #schedule(delayMs: number): void {
+    if (this.#closed || this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.save().catch(() => undefined); // failures are logged and retried inside
+    }, delayMs);
+  }
+
+  /**
+   * Saves now (dirty shards, or all when a full save is due). Concurrent calls
+   * share the running save and run one more after it. Rejects when the write
+   * failed; a retry is already scheduled with backoff.
+   */
+  async save(): Promise<void> {
+    if (this.#saving !== undefined) {
+      this.#again = true;
+      return this.#saving;
+    }
+    this.#saving = this.#saveOnce().finally(() => {
+      this.#saving = undefined;
+      if (this.#again && !this.#closed) {
+        this.#again = false;
+        this.#schedule(0);
+      }
+    });
+    return this.#saving;
+  }
+
+  async #saveOnce(): Promise<void> {
+    const { filter, store, watermark, metrics, logger } = this.#o;
+    const started = performance.now();
+    // Order matters: watermark first, then take the dirty flags, then copy (inside encode).
+    const wm = watermark.value;
+    const dirty = filter.takeDirtyShards();
+    const full = this.#needFull || this.#checksums === undefined;
+    const shards = full ? allShards(filter.layout.params.shards) : dirty;
+    if (shards.length === 0 && this.#state.lastWatermark === wm) return;
+    const encoded = encodeSnapshot(filter, { items: filter.items, watermark: wm, savedAtMs: this.#now() }, shards, this.#checksums);
+    const encodeMs = performance.now() - started;
+    try {
+      const bytes = await store.save(encoded.header, encoded.shards);
+      this.#checksums = encoded.checksums;
+      this.#needFull = false;
+      this.#backoffMs = 0;
+      const ms = performance.now() - started;
+      Object.assign(this.#state, { lastSavedAt: this.#now(), lastWatermark: wm, lastBytes: bytes, lastDurationMs: ms, saves: this.#state.saves + 1, lastError: null });
+      metrics.snapshotDuration.observe(ms / 1000);
+      metrics.snapshotBytes.inc(bytes);
+      metrics.snapshotLastSuccess.set(this.#now() / 1000);
+      logger.debug('snapshot saved', { shards: shards.length, full, bytes, watermark: wm, ms: round(ms), encodeMs: round(encodeMs) });
+      if (this.#runId === undefined) this.#runId = await this.#o.redis.runId().catch(() => undefined);
+    } catch (err) {
+      // The shards we took are not in Redis: the next save rewrites everything.
+      this.#needFull = true;
+      this.#state.failures++;
+      this.#state.lastError = err instanceof Error ? err.message : String(err);
+      metrics.snapshotFailures.inc();
+      this.#backoffMs = Math.min(MAX_BACKOFF_MS, this.#backoffMs === 0 ? 500 : this.#backoffMs * 2);
+      logger.warn('snapshot save failed; retrying', { err, retryInMs: this.#backoffMs });
+      this.#schedule(this.#backoffMs);
+      throw err;
+    }
+  }
+
+  /**
+   * Redis restarted empty or was flushed: the snapshot key is gone or the
+   * server's run id changed. Write a full snapshot now, so that the next start
+   * restores instead of rebuilding.
+   */
+  async #checkDataLoss(): Promise<void> {
+    const { redis, store, logger, metrics } = this.#o;
+    if (this.#closed || !redis.healthy || this.#state.saves === 0 && this.#checksums === undefined) return;
+    try {
+      const [runId, exists] = await Promise.all([redis.runId(), store.exists()]);
+      const restarted = this.#runId !== undefined && runId !== this.#runId;
+      this.#runId = runId;
+      if (exists && !restarted) return;
+      logger.warn('redis lost the snapshot; writing a full one', { reason: exists ? 'run_id_changed' : 'snapshot_missing' });
+      metrics.redisDataLoss.inc();
+      this.#needFull = true;
+      await this.save();
+    } catch {
+      // Redis is failing again; the status listener or the next tick retries.
+    }
+  }
+
+  get state(): SnapshotState {
+    return { ...this.#state, dirtyShards: this.#o.filter.peekDirtyCount(), pendingFull: this.#needFull };
+  }
+
+  /** Stops the timers and writes a final snapshot (best effort: Redis may be down). */
+  async close(): Promise<void> {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#checkTimer !== undefined) clearInterval(this.#checkTimer);
+    this.#unsubscribe?.();
+    await this.#saving?.catch(() => undefined);
+    this.#closed = true;
+    if (this.#o.redis.healthy) {
+      await this.#saveOnce().catch((err: unknown) => this.#o.logger.warn('final snapshot failed', { err }));
+    }
+  }
+}
+
+function allShards(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}

@@ -1,0 +1,83 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { ConfigError } from '../src/errors.js';
+
+function problems(env: Record<string, string>): readonly string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('loadConfig', () => {
+  it('has the documented defaults and is frozen', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 8000,
+      host: '0.0.0.0',
+      dbPath: 'data/products.db',
+      productsFile: 'data/products.txt',
+      redisUrl: 'memory://',
+      capacity: 1_000_000,
+      targetFpr: 0.01,
+      shards: 64,
+      cacheTtlS: 300,
+      negativeTtlS: 60,
+      namespace: 'default',
+      snapshotIntervalMs: 1000,
+      lookupPath: 'inline',
+      sqliteSynchronous: 'full',
+      logLevel: 'info',
+      hashSeed: undefined,
+    });
+    expect(config.workers).toBeGreaterThanOrEqual(1);
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('accepts the old fakeredis:// name and real redis urls', () => {
+    expect(loadConfig({ REDIS_URL: 'fakeredis://' }).redisUrl).toBe('fakeredis://');
+    expect(loadConfig({ REDIS_URL: 'rediss://h:6380/1' }).redisUrl).toBe('rediss://h:6380/1');
+    expect(loadConfig({ HASH_SEED: '0xdeadbeef' }).hashSeed).toBe(0xdeadbeef);
+  });
+
+  it.each([
+    [{ BLOOM_FPR: '2' }, 'BLOOM_FPR="2" must be a number greater than 0 and less than 1'],
+    [{ BLOOM_FPR: 'abc' }, 'BLOOM_FPR="abc" must be a number greater than 0 and less than 1'],
+    [{ BLOOM_CAPACITY: '0' }, 'BLOOM_CAPACITY="0" must be an integer from 1 to 500000000'],
+    [{ BLOOM_CAPACITY: '1.5' }, 'BLOOM_CAPACITY="1.5" must be an integer from 1 to 500000000'],
+    [{ BLOOM_SHARDS: '5000' }, 'BLOOM_SHARDS="5000" must be an integer from 1 to 4096'],
+    [{ PORT: '70000' }, 'PORT="70000" must be an integer from 0 to 65535'],
+    [{ WORKERS: '0' }, 'WORKERS="0" must be an integer from 1 to 256'],
+    [{ CACHE_TTL_S: '-1' }, 'CACHE_TTL_S="-1" must be an integer from 1 to 31536000'],
+    [{ NEGATIVE_TTL_S: 'x' }, 'NEGATIVE_TTL_S="x" must be an integer from 1 to 31536000'],
+    [{ SNAPSHOT_INTERVAL_MS: '5' }, 'SNAPSHOT_INTERVAL_MS="5" must be an integer from 10 to 3600000'],
+    [{ REDIS_URL: 'http://x' }, 'REDIS_URL="http://x" must start with redis://, rediss://, memory:// or fakeredis://'],
+    [{ BLOOM_STATE_NAMESPACE: 'a b' }, 'BLOOM_STATE_NAMESPACE="a b" must be 1-64 characters of A-Z a-z 0-9 _ . -'],
+    [{ LOOKUP_PATH: 'magic' }, 'LOOKUP_PATH="magic" must be one of inline, pool'],
+    [{ SQLITE_SYNCHRONOUS: 'off' }, 'SQLITE_SYNCHRONOUS="off" must be one of full, normal'],
+    [{ REDIS_COMMAND_TIMEOUT_MS: '1' }, 'REDIS_COMMAND_TIMEOUT_MS="1" must be an integer from 10 to 60000'],
+    [{ SHUTDOWN_TIMEOUT_MS: '-5' }, 'SHUTDOWN_TIMEOUT_MS="-5" must be an integer from 0 to 600000'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL="loud" must be one of debug, info, warn, error, silent'],
+    [{ HASH_SEED: 'secret-value' }, 'HASH_SEED=<hidden> must be an integer from 0 to 4294967295 (decimal or 0x hex)'],
+  ])('names the variable, value and rule: %o', (env, message) => {
+    expect(problems(env)).toEqual([message]);
+  });
+
+  it('reports every problem at once', () => {
+    expect(problems({ BLOOM_FPR: '0', PORT: 'x', WORKERS: '-1' })).toHaveLength(3);
+  });
+
+  it('makes the service exit 2 with one line naming the variable', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
+      env: { ...process.env, BLOOM_FPR: '2', PORT: '0' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(run.status).toBe(2);
+    expect(run.stderr.trim().split('\n')).toEqual(['bloomgate: invalid configuration: BLOOM_FPR="2" must be a number greater than 0 and less than 1']);
+  });
+});

@@ -1,0 +1,106 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LookupGuard } from '../src/guard.js';
+import { createLogger } from '../src/logger.js';
+import { LookupCounters } from '../src/metrics/lookup-counters.js';
+import type { CacheLookup, ProductCache } from '../src/store/product-cache.js';
+import { ProductStore } from '../src/store/products.js';
+import type { RedisConnection } from '../src/store/redis-connection.js';
+import { UnconfirmedCreates } from '../src/unconfirmed-creates.js';
+import { createFilter } from './helpers/filter-fixtures.js';
+
+/** A cache whose reads stay pending until the test releases them. */
+function gatedCache(answer: CacheLookup) {
+  const gates: (() => void)[] = [];
+  const calls = { get: 0, setProduct: 0, setAbsent: 0 };
+  const cache = {
+    get: () => {
+      calls.get++;
+      return new Promise<CacheLookup>((resolve) => gates.push(() => resolve(answer)));
+    },
+    setProduct: async () => void calls.setProduct++,
+    setAbsent: async () => void calls.setAbsent++,
+  };
+  return { cache: cache as unknown as ProductCache, calls, release: () => gates.splice(0).forEach((g) => g()) };
+}
+
+const healthyRedis = { healthy: true } as RedisConnection;
+const downRedis = { healthy: false } as RedisConnection;
+
+describe('LookupGuard', () => {
+  let dir: string;
+  let products: ProductStore;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'bloomgate-guard-'));
+    products = ProductStore.open({ path: join(dir, 'p.db'), synchronous: 'normal' });
+    products.insert({ id: 'hot', name: 'Hot', price: 1 });
+  });
+
+  afterEach(() => {
+    products.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function guardWith(cache: ProductCache, redis = healthyRedis, unconfirmed = new UnconfirmedCreates()) {
+    const filter = createFilter(1000);
+    filter.add('hot');
+    filter.add('ghost'); // in the filter, not in the database: a false positive
+    const counters = new LookupCounters();
+    const guard = new LookupGuard({ filter: () => filter, cache, redis, products, counters, unconfirmed, logger: createLogger('silent') });
+    return { guard, counters };
+  }
+
+  it('makes one cache read and one database query for 1,000 simultaneous lookups of one uncached id', async () => {
+    const { cache, calls, release } = gatedCache({ kind: 'miss' });
+    const { guard, counters } = guardWith(cache);
+    const lookups = Array.from({ length: 1000 }, () => guard.resolve('hot'));
+    release();
+    const outcomes = await Promise.all(lookups);
+    expect(outcomes.every((o) => o.found && o.source === 'database')).toBe(true);
+    expect(calls.get).toBe(1);
+    expect(counters.dbQueries).toBe(1);
+    expect(counters.dbHit).toBe(1000);
+    expect(counters.coalesced).toBe(999);
+    expect(counters.dbRoundtripsAvoided).toBe(999);
+    expect(calls.setProduct).toBe(1);
+  });
+
+  it('rejects ids the filter lacks and counts them', () => {
+    const { guard, counters } = guardWith(gatedCache({ kind: 'miss' }).cache);
+    expect(guard.rejects('never-added')).toBe(true);
+    expect(guard.rejects('hot')).toBe(false);
+    expect(counters.bloomRejected).toBe(1);
+  });
+
+  it('negatively caches a false positive the database does not have', async () => {
+    const { cache, calls, release } = gatedCache({ kind: 'miss' });
+    const { guard, counters } = guardWith(cache);
+    const pending = guard.resolve('ghost');
+    release();
+    expect(await pending).toEqual({ found: false, source: 'database' });
+    expect(calls.setAbsent).toBe(1);
+    expect(counters.dbMiss).toBe(1);
+  });
+
+  it('ignores a negative marker for an id this process created but could not yet clear in Redis', async () => {
+    const unconfirmed = new UnconfirmedCreates();
+    unconfirmed.track({ id: 'hot', name: 'Hot', price: 1 });
+    const { cache, release } = gatedCache({ kind: 'absent' });
+    const { guard } = guardWith(cache, healthyRedis, unconfirmed);
+    const pending = guard.resolve('hot');
+    release();
+    expect(await pending).toMatchObject({ found: true, source: 'database' });
+  });
+
+  it('goes straight to the database while Redis is down', async () => {
+    const { cache, calls } = gatedCache({ kind: 'miss' });
+    const { guard, counters } = guardWith(cache, downRedis);
+    expect(await guard.resolve('hot')).toMatchObject({ found: true, source: 'database' });
+    expect(calls.get).toBe(0);
+    expect(calls.setProduct).toBe(0);
+    expect(counters.dbQueries).toBe(1);
+  });
+});

@@ -37,6 +37,11 @@ export interface LookupGuardOptions {
   readonly counters: LookupCounters;
   readonly unconfirmed: UnconfirmedCreates;
   readonly logger: Logger;
+  /**
+   * LOOKUP_PATH=pool: the filter check goes to the worker pool, micro-batched
+   * (see src/filter/micro-batcher.ts). Unset: the main thread reads the bits.
+   */
+  readonly poolCheck?: (id: string) => Promise<boolean>;
 }
 
 export class LookupGuard {
@@ -50,6 +55,19 @@ export class LookupGuard {
   /** True when the id certainly does not exist (the filter has not all its bits). Counts the rejection. */
   rejects(id: string): boolean {
     if (this.#o.filter().has(id)) return false;
+    this.#o.counters.bloomRejected++;
+    return true;
+  }
+
+  /** True when single lookups check the filter on the main thread (LOOKUP_PATH=inline). */
+  get inline(): boolean {
+    return this.#o.poolCheck === undefined;
+  }
+
+  /** The pool path's filter check: resolves true when the id certainly does not exist. Counts the rejection. */
+  async rejectsInPool(id: string): Promise<boolean> {
+    const mayExist = await this.#o.poolCheck!(id);
+    if (mayExist) return false;
     this.#o.counters.bloomRejected++;
     return true;
   }

@@ -16,6 +16,7 @@ import { BloomFilter } from './filter/bloom-filter.js';
 import { HASH_ID } from './filter/hash.js';
 import { packIds } from './filter/id-batch.js';
 import { allocateFilterBuffer, createLayout } from './filter/layout.js';
+import { MicroBatcher } from './filter/micro-batcher.js';
 import { FilterPool } from './filter/pool.js';
 import { computeFilterParams, estimateFpr } from './filter/sizing.js';
 import { LookupGuard } from './guard.js';
@@ -71,7 +72,17 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   const watermark = new Watermark(0);
   const snapshotter = new Snapshotter({ filter, store: snapshots, redis, watermark, metrics, logger, intervalMs: config.snapshotIntervalMs });
   const unconfirmed = new UnconfirmedCreates();
-  const guard = new LookupGuard({ filter: () => filter, cache, redis, products, counters: metrics.lookups, unconfirmed, logger });
+  const batcher = config.lookupPath === 'pool' ? new MicroBatcher((packed) => pool.checkPacked(packed)) : undefined;
+  const guard = new LookupGuard({
+    filter: () => filter,
+    cache,
+    redis,
+    products,
+    counters: metrics.lookups,
+    unconfirmed,
+    logger,
+    ...(batcher === undefined ? {} : { poolCheck: (id: string) => batcher.check(id) }),
+  });
   const writer = new ProductWriter({ products, filter: () => filter, pool, cache, redis, watermark, snapshotter, unconfirmed, logger });
   const unsubscribeRedis = redis.onStatusChange((healthy) => {
     logger.info(healthy ? 'redis is back' : 'redis unreachable; serving degraded (filter + database)');

@@ -16,7 +16,7 @@
 import uWS from 'uWebSockets.js';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { BloomgateError, InvalidBodyError, MethodNotAllowedError, RouteNotFoundError, ShuttingDownError, StartingError } from '../errors.js';
-import type { LookupGuard } from '../guard.js';
+import type { LookupGuard, LookupOutcome } from '../guard.js';
 import type { Logger } from '../logger.js';
 import { HttpRoute, type Metrics } from '../metrics/registry.js';
 import type { ProductWriter } from '../product-writes.js';
@@ -122,6 +122,10 @@ export class HttpServer {
       return;
     }
     const guard = this.#api.guard;
+    if (!guard.inline) {
+      this.#getProductViaPool(res, id, started);
+      return;
+    }
     if (guard.rejects(id)) {
       res.writeStatus('404 Not Found').writeHeader('Content-Type', JSON_TYPE).end(notFoundBody(id, 'bloom_filter'));
       this.#api.metrics.httpDuration.observe(HttpRoute.getProduct, 404, (performance.now() - started) / 1000);
@@ -129,18 +133,22 @@ export class HttpServer {
     }
     const done = this.#track(res);
     guard.resolve(id).then(
-      (outcome) =>
-        done((r) => {
-          if (outcome.found) {
-            const { id: pid, name, price } = outcome.product;
-            writeJson(r, 200, JSON.stringify({ id: pid, name, price, source: outcome.source }));
-            return 200;
-          }
-          writeJson(r, 404, notFoundBody(id, outcome.source));
-          return 404;
-        }, HttpRoute.getProduct, started),
+      (outcome) => done((r) => writeOutcome(r, id, outcome), HttpRoute.getProduct, started),
       (err: unknown) => done((r) => this.#writeFailure(r, err), HttpRoute.getProduct, started),
     );
+  }
+
+  /** LOOKUP_PATH=pool: the filter check itself is a (micro-batched) pool task. */
+  #getProductViaPool(res: HttpResponse, id: string, started: number): void {
+    const guard = this.#api.guard;
+    const done = this.#track(res);
+    guard
+      .rejectsInPool(id)
+      .then((rejected) => (rejected ? ({ found: false, source: 'bloom_filter' } as const) : guard.resolve(id)))
+      .then(
+        (outcome) => done((r) => writeOutcome(r, id, outcome), HttpRoute.getProduct, started),
+        (err: unknown) => done((r) => this.#writeFailure(r, err), HttpRoute.getProduct, started),
+      );
   }
 
   #createProduct(body: unknown): { status: number; body: string } {
@@ -294,6 +302,16 @@ export class HttpServer {
       };
     });
   }
+}
+
+function writeOutcome(res: HttpResponse, id: string, outcome: LookupOutcome): number {
+  if (outcome.found) {
+    const { id: pid, name, price } = outcome.product;
+    writeJson(res, 200, JSON.stringify({ id: pid, name, price, source: outcome.source }));
+    return 200;
+  }
+  writeJson(res, 404, notFoundBody(id, outcome.source));
+  return 404;
 }
 
 /** `{"error":"not_found",...}`; ids are JSON-escaped (they may hold quotes or non-ASCII). */

@@ -263,3 +263,27 @@ describe('the negative cache', () => {
     expect(queries).toBeLessThan(20);
   });
 });
+
+describe('LOOKUP_PATH=pool', () => {
+  let svc: TestService;
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bloomgate-pool-'));
+    writeFileSync(join(dir, 'products.txt'), Array.from({ length: 500 }, (_, i) => sku(i)).join('\n'));
+    svc = await startTestService({ REDIS_URL: uniqueMemoryUrl(), LOOKUP_PATH: 'pool' }, dir);
+  });
+
+  afterAll(() => svc.stop());
+
+  it('answers the same as the inline path, checking the filter in the workers', async () => {
+    const lookups = await Promise.all([sku(1), 'absent-1', sku(499), 'absent-2'].map((id) => svc.get(`/products/${id}`)));
+    expect(lookups.map((l) => [l.status, l.body.source])).toEqual([
+      [200, 'database'],
+      [404, 'bloom_filter'],
+      [200, 'database'],
+      [404, 'bloom_filter'],
+    ]);
+    expect((await svc.get('/bloom/stats')).body.lookup_path).toBe('pool');
+    expect((await svc.get('/stats')).body.bloom_rejected).toBe(2);
+  });
+});

@@ -1,0 +1,54 @@
+/**
+ * A restart restores the filter from the Redis snapshot and replays every row
+ * committed after it, so ids created while the snapshot was stale are found.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ProductStore } from '../../src/store/products.js';
+import { RedisConnection } from '../../src/store/redis-connection.js';
+import { startTestService } from '../helpers/in-process-service.js';
+import { deleteNamespaceKeys, SHARED_REDIS_URL, uniqueNamespace } from '../helpers/redis-namespace.js';
+
+const namespace = uniqueNamespace('restart');
+const dir = mkdtempSync(join(tmpdir(), 'bloomgate-restart-'));
+
+afterAll(async () => {
+  const redis = RedisConnection.open({ url: SHARED_REDIS_URL, commandTimeoutMs: 1000 });
+  await redis.waitReady(5000);
+  await deleteNamespaceKeys(redis.client, namespace);
+  await redis.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('restart', () => {
+  it('restores the snapshot, replays newer rows, and finds every id', async () => {
+    writeFileSync(join(dir, 'products.txt'), Array.from({ length: 5000 }, (_, i) => `F-${i}`).join('\n'));
+    const env = { REDIS_URL: SHARED_REDIS_URL, BLOOM_STATE_NAMESPACE: namespace, SNAPSHOT_INTERVAL_MS: '50' };
+
+    const first = await startTestService(env, dir);
+    expect((await first.get('/bloom/stats')).body.load).toMatchObject({ source: 'import' });
+    expect((await first.post('/products', { id: 'before-stop', name: 'b', price: 1 })).status).toBe(201);
+    await first.close(); // final snapshot
+
+    // Rows committed while no bloomgate ran (or after its last snapshot): only the database has them.
+    const store = ProductStore.open({ path: join(dir, 'products.db'), synchronous: 'normal' });
+    store.insertMany(Array.from({ length: 1000 }, (_, i) => ({ id: `late-${i}`, name: 'l', price: 2 })));
+    store.close();
+
+    const second = await startTestService(env, dir);
+    try {
+      const stats = (await second.get('/bloom/stats')).body;
+      expect(stats.load).toMatchObject({ source: 'snapshot', replayed: 1000, refused: null });
+      expect(stats.items).toBe(5000 + 1 + 1000);
+      for (const id of ['F-0', 'F-4999', 'before-stop', 'late-0', 'late-999']) {
+        expect((await second.get(`/products/${id}`)).status, id).toBe(200);
+      }
+      const check = await second.post('/bloom/check', { ids: Array.from({ length: 1000 }, (_, i) => `late-${i}`) });
+      expect((check.body.results as boolean[]).every(Boolean)).toBe(true);
+    } finally {
+      await second.close();
+    }
+  });
+});

@@ -1,0 +1,120 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { decodeSnapshot } from '../../src/filter/snapshot-codec.js';
+import { createLogger } from '../../src/logger.js';
+import { Metrics } from '../../src/metrics/registry.js';
+import { Snapshotter } from '../../src/persistence/snapshotter.js';
+import { Watermark } from '../../src/persistence/watermark.js';
+import { RedisConnection } from '../../src/store/redis-connection.js';
+import { SnapshotStore } from '../../src/store/snapshot-store.js';
+import { createFilter, sku } from '../helpers/filter-fixtures.js';
+import { startPrivateRedis } from '../helpers/private-redis.js';
+import { uniqueMemoryUrl, uniqueNamespace } from '../helpers/redis-namespace.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
+
+async function setup(url = uniqueMemoryUrl()) {
+  const redis = RedisConnection.open({ url, commandTimeoutMs: 300 });
+  await redis.waitReady(2000);
+  const filter = createFilter(10_000);
+  const store = new SnapshotStore({ redis, namespace: uniqueNamespace('snap') });
+  const watermark = new Watermark(0);
+  const metrics = new Metrics();
+  const snapshotter = new Snapshotter({ filter, store, redis, watermark, metrics, logger: createLogger('silent'), intervalMs: 20, dataLossCheckMs: 50 });
+  closers.push(async () => {
+    await snapshotter.close();
+    await redis.close();
+  });
+  return { redis, filter, store, watermark, metrics, snapshotter };
+}
+
+describe('Snapshotter', () => {
+  it('writes every shard first, then only the dirty ones, and the result always decodes to the live filter', async () => {
+    const { filter, store, watermark, snapshotter } = await setup();
+    for (let i = 0; i < 1000; i++) filter.add(sku(i));
+    watermark.applied(1000);
+    await snapshotter.save();
+    expect(snapshotter.state).toMatchObject({ saves: 1, lastWatermark: 1000, dirtyShards: 0 });
+    const fullBytes = snapshotter.state.lastBytes;
+
+    filter.add('one-more');
+    watermark.applied(1001);
+    await snapshotter.save();
+    const incrementalBytes = snapshotter.state.lastBytes;
+    expect(incrementalBytes).toBeLessThan(fullBytes / 10);
+
+    const decoded = decodeSnapshot(await store.load(), filter.layout);
+    expect(decoded.ok).toBe(true);
+    if (!decoded.ok) return;
+    expect(decoded.header.watermark).toBe(1001);
+    const restored = createFilter(10_000);
+    decoded.shards.forEach((blob, s) => restored.loadShard(s, blob));
+    for (let i = 0; i < 1000; i++) expect(restored.has(sku(i))).toBe(true);
+    expect(restored.has('one-more')).toBe(true);
+  });
+
+  it('saves within the interval after a write, sharing one save among many writes', async () => {
+    const { filter, watermark, snapshotter } = await setup();
+    await snapshotter.save();
+    for (let i = 0; i < 50; i++) {
+      filter.add(`w-${i}`);
+      watermark.applied(i + 1);
+      snapshotter.notifyWrite();
+    }
+    await waitFor('a debounced save', () => snapshotter.state.lastWatermark === 50, 2000);
+    expect(snapshotter.state.saves).toBe(2);
+  });
+
+  it('never records a watermark above a batch still being added', async () => {
+    const { watermark, snapshotter } = await setup();
+    watermark.applied(10);
+    const token = watermark.beginPending(11, 20);
+    watermark.applied(21);
+    await snapshotter.save();
+    expect(snapshotter.state.lastWatermark).toBe(10);
+    watermark.endPending(token);
+    await snapshotter.save();
+    expect(snapshotter.state.lastWatermark).toBe(21);
+  });
+
+  it('notices Redis restarting empty and writes a full snapshot by itself', async () => {
+    const priv = await startPrivateRedis();
+    closers.push(() => priv.stop());
+    const { filter, store, snapshotter, metrics } = await setup(priv.url);
+    filter.add('kept');
+    snapshotter.start();
+    await snapshotter.save();
+    expect(await store.exists()).toBe(true);
+    await priv.restart(); // empty server, same port
+    await waitFor('the snapshot to be rewritten', () => snapshotter.state.saves >= 2, 10_000);
+    expect(await store.exists()).toBe(true);
+    const decoded = decodeSnapshot(await store.load(), filter.layout);
+    expect(decoded.ok).toBe(true);
+    const lossText = await metrics.registry.getSingleMetricAsString('bloomgate_redis_data_loss_total');
+    expect(lossText).toMatch(/bloomgate_redis_data_loss_total [1-9]/);
+  });
+
+  it('retries with backoff while Redis is down and writes everything once it is back', async () => {
+    const priv = await startPrivateRedis();
+    closers.push(() => priv.stop());
+    const { filter, store, snapshotter, redis } = await setup(priv.url);
+    await snapshotter.save();
+    await priv.stop();
+    await waitFor('redis to be seen down', () => !redis.healthy, 5000);
+    filter.add('during-outage');
+    await expect(snapshotter.save()).rejects.toThrow();
+    expect(snapshotter.state.failures).toBeGreaterThanOrEqual(1);
+    expect(snapshotter.state.pendingFull).toBe(true);
+    await priv.restart();
+    await waitFor('a successful retry', () => snapshotter.state.lastError === null && snapshotter.state.saves >= 2, 15_000);
+    const decoded = decodeSnapshot(await store.load(), filter.layout);
+    expect(decoded.ok).toBe(true);
+    if (!decoded.ok) return;
+    const restored = createFilter(10_000);
+    decoded.shards.forEach((blob, s) => restored.loadShard(s, blob));
+    expect(restored.has('during-outage')).toBe(true);
+  });
+});

@@ -16,7 +16,18 @@ export function decodeIdParam(raw: string): string {
   }
   // More UTF-16 units than bytes allowed means too long, whatever the encoding.
   if (id.length > MAX_ID_BYTES) throw new InvalidIdError(`id must be at most ${MAX_ID_BYTES} bytes of UTF-8`);
+  if (isPrintableAscii(id)) return id; // the common case, without the regexes below
   const problem = idProblem(id);
   if (problem !== null) throw new InvalidIdError(problem);
   return id;
+}
+
+/** Non-empty and only U+0020..U+007E: valid by construction (1 byte per character, no controls). */
+function isPrintableAscii(id: string): boolean {
+  if (id.length === 0) return false;
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
 }

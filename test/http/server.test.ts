@@ -1,6 +1,7 @@
 /** The HTTP layer alone, over a stub service: what it answers in each phase. */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LookupGuard } from '../../src/guard.js';
+import { AdminAuth } from '../../src/http/admin-auth.js';
 import { HttpServer, type HttpApi, type Phase } from '../../src/http/server.js';
 import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/metrics/registry.js';
@@ -13,16 +14,20 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function serve(phase: Phase): Promise<string> {
+async function serve(phase: Phase, adminToken?: string): Promise<string> {
   const api: HttpApi = {
     phase: () => phase,
-    guard: { rejects: () => true } as unknown as LookupGuard,
+    guard: { inline: true, rejects: () => true } as unknown as LookupGuard,
     writer: {} as ProductWriter,
     checkIds: async (ids) => new Uint8Array(ids.length),
     metrics: new Metrics(),
     logger: createLogger('silent'),
     health: () => (phase === 'ready' ? { status: 200, body: { status: 'ok' } } : { status: 503, body: { status: phase } }),
     bloomStats: () => ({}),
+    adminAuth: new AdminAuth(adminToken),
+    startRebuild: () => ({ started: true }),
+    adminStatus: () => ({ rebuild: { running: false } }),
+    statusPage: '<!doctype html><title>status</title>',
   };
   server = new HttpServer(api);
   const port = await server.listen('127.0.0.1', 0);
@@ -60,5 +65,45 @@ describe('HttpServer phases', () => {
     const text = await (await fetch(`${url}/metrics`)).text();
     expect(text).toContain('bloomgate_http_request_duration_seconds_count{route="GET /products/:id",status="404"} 2');
     expect(text).toContain('bloomgate_http_request_duration_seconds_count{route="unmatched",status="404"} 1');
+  });
+});
+
+describe('admin authentication', () => {
+  const TOKEN = 'a-long-enough-admin-token';
+  const auth = (value: string) => ({ headers: { authorization: value } });
+
+  it('answers 403 admin_disabled on every admin route when ADMIN_TOKEN is not configured', async () => {
+    const url = await serve('ready');
+    for (const [method, path] of [['GET', '/admin/status'], ['POST', '/admin/rebuild'], ['DELETE', '/products/x']] as const) {
+      const res = await fetch(url + path, { method, ...auth(`Bearer ${TOKEN}`) });
+      expect(res.status).toBe(403);
+      expect(await res.json()).toEqual({ error: 'admin_disabled', message: 'admin routes are disabled: set ADMIN_TOKEN to enable them' });
+    }
+  });
+
+  it('answers 401 without a token, with a wrong token, or with another scheme', async () => {
+    const url = await serve('ready', TOKEN);
+    for (const init of [{}, auth('Bearer wrong'), auth(`Bearer ${TOKEN}x`), auth(`Basic ${TOKEN}`), auth(TOKEN), auth('Bearer ')]) {
+      const res = await fetch(`${url}/admin/status`, init);
+      expect(res.status).toBe(401);
+      expect(await res.json()).toMatchObject({ error: 'unauthorized' });
+    }
+  });
+
+  it('lets the right token through (scheme case-insensitive)', async () => {
+    const url = await serve('ready', TOKEN);
+    const status = await fetch(`${url}/admin/status`, auth(`Bearer ${TOKEN}`));
+    expect(status.status).toBe(200);
+    expect(await status.json()).toEqual({ rebuild: { running: false } });
+    const rebuild = await fetch(`${url}/admin/rebuild`, { method: 'POST', ...auth(`bearer ${TOKEN}`) });
+    expect(rebuild.status).toBe(202);
+  });
+
+  it('serves the status page as HTML at /', async () => {
+    const url = await serve('ready');
+    const res = await fetch(`${url}/`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(await res.text()).toContain('<title>status</title>');
   });
 });

@@ -41,6 +41,17 @@ export interface Config {
    * craft ids that all pass the filter. Changing it means a rebuild.
    */
   readonly hashSeed: number | undefined;
+  /**
+   * Bearer token for `/admin/*` and DELETE. Undefined: those routes answer 403
+   * (disabled). Never logged or exposed.
+   */
+  readonly adminToken: string | undefined;
+  /** Rebuild when stale (deleted) ids exceed this share of items. */
+  readonly rebuildStaleRatio: number;
+  /** Audit one filter rejection in this many against the database (0: off). */
+  readonly auditSampleEvery: number;
+  /** At most this many audit queries per second. */
+  readonly auditMaxPerSecond: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -93,6 +104,17 @@ class EnvReader {
       return undefined;
     }
     return n;
+  }
+
+  /** A secret: its value is never echoed in a message. */
+  optionalSecret(name: string, minLength: number): string | undefined {
+    const value = this.raw(name);
+    if (value === undefined) return undefined;
+    if (value.length < minLength || /\s/.test(value)) {
+      this.problems.push(`${name}=<hidden> must be at least ${minLength} characters without whitespace`);
+      return undefined;
+    }
+    return value;
   }
 
   oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
@@ -149,6 +171,10 @@ export function loadConfig(env: Env): Config {
     shutdownTimeoutMs: r.integer('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     logLevel: r.oneOf<LogLevel>('LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error', 'silent']),
     hashSeed: r.optionalInteger('HASH_SEED', 0, 0xffffffff),
+    adminToken: r.optionalSecret('ADMIN_TOKEN', 16),
+    rebuildStaleRatio: r.openInterval('REBUILD_STALE_RATIO', 0.1, 0, 1),
+    auditSampleEvery: r.integer('AUDIT_SAMPLE_EVERY', 1000, 0, 1_000_000_000),
+    auditMaxPerSecond: r.integer('AUDIT_MAX_PER_SECOND', 5, 1, 100),
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return Object.freeze(config);

@@ -87,6 +87,34 @@ export class ConfigError extends BloomgateError {
   }
 }
 
+/** DELETE of an id the database does not have. */
+export class ProductNotFoundError extends BloomgateError {
+  constructor(id: string) {
+    super('not_found', 404, `product ${JSON.stringify(id)} does not exist`);
+  }
+}
+
+/** Admin routes while ADMIN_TOKEN is not configured. */
+export class AdminDisabledError extends BloomgateError {
+  constructor() {
+    super('admin_disabled', 403, 'admin routes are disabled: set ADMIN_TOKEN to enable them');
+  }
+}
+
+/** Admin routes without `Authorization: Bearer <ADMIN_TOKEN>`, or with another token. */
+export class UnauthorizedError extends BloomgateError {
+  constructor() {
+    super('unauthorized', 401, 'admin routes need the header Authorization: Bearer <ADMIN_TOKEN>');
+  }
+}
+
+/** POST /admin/rebuild while a rebuild runs. */
+export class RebuildInProgressError extends BloomgateError {
+  constructor() {
+    super('rebuild_in_progress', 409, 'a rebuild is already running; see GET /admin/status');
+  }
+}
+
 /** The catch-all for bugs; its message is never sent to the client. */
 export class InternalError extends BloomgateError {
   constructor() {

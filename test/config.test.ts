@@ -33,6 +33,10 @@ describe('loadConfig', () => {
       sqliteSynchronous: 'full',
       logLevel: 'info',
       hashSeed: undefined,
+      adminToken: undefined,
+      rebuildStaleRatio: 0.1,
+      auditSampleEvery: 1000,
+      auditMaxPerSecond: 5,
     });
     expect(config.workers).toBeGreaterThanOrEqual(1);
     expect(Object.isFrozen(config)).toBe(true);
@@ -63,8 +67,20 @@ describe('loadConfig', () => {
     [{ SHUTDOWN_TIMEOUT_MS: '-5' }, 'SHUTDOWN_TIMEOUT_MS="-5" must be an integer from 0 to 600000'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL="loud" must be one of debug, info, warn, error, silent'],
     [{ HASH_SEED: 'secret-value' }, 'HASH_SEED=<hidden> must be an integer from 0 to 4294967295 (decimal or 0x hex)'],
+    [{ ADMIN_TOKEN: 'short' }, 'ADMIN_TOKEN=<hidden> must be at least 16 characters without whitespace'],
+    [{ ADMIN_TOKEN: 'sixteen chars with spaces' }, 'ADMIN_TOKEN=<hidden> must be at least 16 characters without whitespace'],
+    [{ REBUILD_STALE_RATIO: '1' }, 'REBUILD_STALE_RATIO="1" must be a number greater than 0 and less than 1'],
+    [{ REBUILD_STALE_RATIO: 'lots' }, 'REBUILD_STALE_RATIO="lots" must be a number greater than 0 and less than 1'],
+    [{ AUDIT_SAMPLE_EVERY: '-1' }, 'AUDIT_SAMPLE_EVERY="-1" must be an integer from 0 to 1000000000'],
+    [{ AUDIT_MAX_PER_SECOND: '0' }, 'AUDIT_MAX_PER_SECOND="0" must be an integer from 1 to 100'],
+    [{ AUDIT_MAX_PER_SECOND: '1000' }, 'AUDIT_MAX_PER_SECOND="1000" must be an integer from 1 to 100'],
   ])('names the variable, value and rule: %o', (env, message) => {
     expect(problems(env)).toEqual([message]);
+  });
+
+  it('reads the admin token and the rebuild and audit knobs', () => {
+    const config = loadConfig({ ADMIN_TOKEN: 'x'.repeat(32), REBUILD_STALE_RATIO: '0.25', AUDIT_SAMPLE_EVERY: '0', AUDIT_MAX_PER_SECOND: '20' });
+    expect(config).toMatchObject({ adminToken: 'x'.repeat(32), rebuildStaleRatio: 0.25, auditSampleEvery: 0, auditMaxPerSecond: 20 });
   });
 
   it('reports every problem at once', () => {

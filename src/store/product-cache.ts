@@ -115,7 +115,15 @@ export class ProductCache {
     await this.redis.client.eval(DELETE_IF_MARKER, 1, this.keyFor(id), ABSENT_MARKER);
   }
 
-  /** Drops any entry for the id (used by deletes). */
+  /**
+   * Replaces any entry (a cached product included) with a negative marker: one
+   * SET, no NX, so a delete drops the product and marks the id in one step.
+   */
+  async markAbsent(id: string): Promise<void> {
+    await this.redis.client.set(this.keyFor(id), ABSENT_MARKER, 'PX', jitteredTtlMs(this.negativeTtlS, this.random));
+  }
+
+  /** Drops any entry for the id. */
   async drop(id: string): Promise<void> {
     await this.redis.client.del(this.keyFor(id));
   }

@@ -179,6 +179,11 @@ export class ProductStore {
     return this.setting(key) ?? value;
   }
 
+  /** Stores a setting, replacing any earlier value. */
+  putSetting(key: string, value: string): void {
+    this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
   /** Inserts one product; returns its rowid, or null if the id exists (no throw for the conflict). */
   insert(product: Product): number | null {
     checkProduct(product);

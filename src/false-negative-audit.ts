@@ -1,0 +1,90 @@
+/**
+ * The false-negative audit: a sample of filter rejections is checked against
+ * the database. The filter must never reject an id that exists, so any hit is a
+ * bug: it is counted, logged at error level, and the id is added to the filter
+ * at once so that later lookups find it.
+ *
+ * Off the hot path: a rejection only decrements a countdown and, one time in
+ * `sampleEvery`, pushes the id on a short queue (dropped when full). A timer
+ * checks one queued id every 1000 / maxPerSecond ms, so the audit never makes
+ * more than `maxPerSecond` database queries a second, whatever the traffic.
+ *
+ * @example
+ *   const audit = new FalseNegativeAudit({ sampleEvery: 1000, maxPerSecond: 5, exists, mayContain, repair, logger });
+ *   audit.start();
+ *   if (filterRejected) audit.sample(id);
+ */
+import type { Logger } from './logger.js';
+
+export interface FalseNegativeAuditOptions {
+  /** Check one rejection in this many; 0 turns the audit off. */
+  readonly sampleEvery: number;
+  readonly maxPerSecond: number;
+  /** The database: does the id exist? */
+  readonly exists: (id: string) => boolean;
+  /** The filter now (an id created since its rejection is not a false negative). */
+  readonly mayContain: (id: string) => boolean;
+  /** Adds the id to the filter(s). */
+  readonly repair: (id: string) => void;
+  readonly logger: Logger;
+  /** Ids waiting for a check; more are dropped. */
+  readonly queueLimit?: number;
+}
+
+export class FalseNegativeAudit {
+  readonly #o: FalseNegativeAuditOptions;
+  readonly #queue: string[] = [];
+  readonly #limit: number;
+  #countdown: number;
+  #timer: NodeJS.Timeout | undefined;
+  /** Rejections checked against the database. */
+  checks = 0;
+  /** Rejected ids the database had: filter bugs, repaired. */
+  falseNegatives = 0;
+  /** Sampled ids dropped because the queue was full. */
+  dropped = 0;
+
+  constructor(options: FalseNegativeAuditOptions) {
+    this.#o = options;
+    this.#limit = options.queueLimit ?? 64;
+    this.#countdown = options.sampleEvery;
+  }
+
+  /** On every filter rejection: cheap unless this one is sampled. */
+  sample(id: string): void {
+    if (this.#o.sampleEvery === 0 || --this.#countdown > 0) return;
+    this.#countdown = this.#o.sampleEvery;
+    if (this.#queue.length < this.#limit) this.#queue.push(id);
+    else this.dropped++;
+  }
+
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  /** Checks the oldest queued id; returns true when it was a false negative. */
+  checkOne(): boolean {
+    const id = this.#queue.shift();
+    if (id === undefined) return false;
+    this.checks++;
+    if (!this.#o.exists(id) || this.#o.mayContain(id)) return false;
+    this.falseNegatives++;
+    this.#o.repair(id);
+    this.#o.logger.error('FALSE NEGATIVE: the filter rejected an id the database has; added it to the filter', {
+      id,
+      falseNegatives: this.falseNegatives,
+    });
+    return true;
+  }
+
+  start(): void {
+    if (this.#o.sampleEvery === 0 || this.#timer !== undefined) return;
+    this.#timer = setInterval(() => this.checkOne(), Math.max(1, Math.floor(1000 / this.#o.maxPerSecond)));
+    this.#timer.unref();
+  }
+
+  close(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+}

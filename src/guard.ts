@@ -24,6 +24,7 @@ import type { ProductCache } from './store/product-cache.js';
 import type { Product, ProductStore } from './store/products.js';
 import type { RedisConnection } from './store/redis-connection.js';
 import type { UnconfirmedCreates } from './unconfirmed-creates.js';
+import type { UnconfirmedDeletes } from './unconfirmed-deletes.js';
 
 export type LookupOutcome =
   | { readonly found: true; readonly product: Product; readonly source: 'cache' | 'database' }
@@ -42,6 +43,10 @@ export interface LookupGuardOptions {
    * (see src/filter/micro-batcher.ts). Unset: the main thread reads the bits.
    */
   readonly poolCheck?: (id: string) => Promise<boolean>;
+  /** Deleted ids whose cached product Redis may still hold (see unconfirmed-deletes.ts). */
+  readonly unconfirmedDeletes?: UnconfirmedDeletes;
+  /** The false-negative audit: sees every filter rejection, checks a sample later. */
+  readonly audit?: { sample(id: string): void };
 }
 
 export class LookupGuard {
@@ -56,6 +61,7 @@ export class LookupGuard {
   rejects(id: string): boolean {
     if (this.#o.filter().has(id)) return false;
     this.#o.counters.bloomRejected++;
+    this.#o.audit?.sample(id);
     return true;
   }
 
@@ -69,6 +75,7 @@ export class LookupGuard {
     const mayExist = await this.#o.poolCheck!(id);
     if (mayExist) return false;
     this.#o.counters.bloomRejected++;
+    this.#o.audit?.sample(id);
     return true;
   }
 
@@ -94,7 +101,7 @@ export class LookupGuard {
     if (redis.healthy) {
       try {
         const cached = await cache.get(id);
-        if (cached.kind === 'product') return { found: true, product: cached.product, source: 'cache' };
+        if (cached.kind === 'product' && this.#o.unconfirmedDeletes?.has(id) !== true) return { found: true, product: cached.product, source: 'cache' };
         // A marker for an id we created but could not yet clear in Redis is stale.
         if (cached.kind === 'absent' && !unconfirmed.has(id)) return { found: false, source: 'negative_cache' };
       } catch {

@@ -10,11 +10,19 @@
  * (replay above the watermark, or a rebuild), so the database and the filter
  * never disagree after a restart. The negative-cache marker an id may have is
  * replaced by the product in Redis, best effort (see unconfirmed-creates.ts).
+ *
+ * During an online rebuild every add goes to both filters (see
+ * src/filter/active-filter.ts). The generations are read in the same tick as
+ * the commit: a row committed before the rebuild began is read by its scan,
+ * and a row committed after is added to the new filter here.
+ *
+ * Deletes remove the row, then replace any cached entry with a negative
+ * marker. The filter keeps the id's bits (a Bloom filter cannot unset them):
+ * the id is counted as stale until a rebuild drops it.
  */
-import { ConflictError } from './errors.js';
-import type { BloomFilter } from './filter/bloom-filter.js';
+import { ConflictError, ProductNotFoundError } from './errors.js';
+import type { ActiveFilter, FilterGeneration } from './filter/active-filter.js';
 import { packIds } from './filter/id-batch.js';
-import type { FilterPool } from './filter/pool.js';
 import type { Logger } from './logger.js';
 import type { Snapshotter } from './persistence/snapshotter.js';
 import type { Watermark } from './persistence/watermark.js';
@@ -22,16 +30,17 @@ import type { ProductCache } from './store/product-cache.js';
 import type { Product, ProductStore } from './store/products.js';
 import type { RedisConnection } from './store/redis-connection.js';
 import type { UnconfirmedCreates } from './unconfirmed-creates.js';
+import type { UnconfirmedDeletes } from './unconfirmed-deletes.js';
 
 export interface ProductWriterOptions {
   readonly products: ProductStore;
-  readonly filter: () => BloomFilter;
-  readonly pool: FilterPool;
+  readonly active: ActiveFilter;
   readonly cache: ProductCache;
   readonly redis: RedisConnection;
   readonly watermark: Watermark;
   readonly snapshotter: Snapshotter;
   readonly unconfirmed: UnconfirmedCreates;
+  readonly unconfirmedDeletes: UnconfirmedDeletes;
   readonly logger: Logger;
 }
 
@@ -52,9 +61,10 @@ export class ProductWriter {
     const { products, watermark, snapshotter } = this.#o;
     const rowid = products.insert(product);
     if (rowid === null) throw new ConflictError(product.id);
-    const filter = this.#o.filter();
-    filter.add(product.id);
-    filter.addItems(1);
+    const { active } = this.#o;
+    active.add(product.id);
+    active.filter.addItems(1);
+    this.#o.unconfirmedDeletes.confirm(product.id); // the new product replaces any pending marker
     watermark.applied(rowid);
     snapshotter.notifyWrite();
     this.#replaceMarker(product);
@@ -66,26 +76,51 @@ export class ProductWriter {
    * then the filter adds in the worker pool. Resolves after the adds.
    */
   async createBatch(batch: readonly Product[]): Promise<BatchCreateResult> {
-    const { products, pool, watermark, snapshotter, logger } = this.#o;
+    const { products, active, watermark, snapshotter } = this.#o;
     const { created, conflicts } = products.insertMany(batch);
     if (created.length > 0) {
+      // Same tick as the commit (see the module comment): the current filter, and the rebuild's if one runs.
+      const generations = active.next === undefined ? [active.current] : [active.current, active.next];
       const token = watermark.beginPending(created[0]!.rowid, created[created.length - 1]!.rowid);
       const ids = created.map((c) => c.id);
-      const filter = this.#o.filter();
-      try {
-        await pool.addPacked(packIds(ids));
-      } catch (err) {
-        // Never acknowledge rows the filter lacks: fall back to adding here.
-        logger.error('pool add failed; adding the batch on the main thread', { err, ids: ids.length });
-        for (const id of ids) filter.add(id);
-      }
-      filter.addItems(created.length);
+      const packed = packIds(ids);
+      await Promise.all(generations.map((g) => this.#addBatch(g, packed, ids)));
+      generations[0]!.filter.addItems(created.length);
+      for (const id of ids) this.#o.unconfirmedDeletes.confirm(id);
       watermark.endPending(token);
       snapshotter.notifyWrite();
       const byId = new Map(batch.map((p) => [p.id, p]));
       for (const id of ids) this.#replaceMarker(byId.get(id)!);
     }
     return { created: created.length, conflicts };
+  }
+
+  async #addBatch(generation: FilterGeneration, packed: Uint8Array, ids: readonly string[]): Promise<void> {
+    try {
+      await generation.pool.addPacked(packed);
+    } catch (err) {
+      // Never acknowledge rows the filter lacks: fall back to adding here.
+      this.#o.logger.error('pool add failed; adding the batch on the main thread', { err, ids: ids.length });
+      for (const id of ids) generation.filter.add(id);
+    }
+  }
+
+  /**
+   * Deletes the row (throws ProductNotFoundError when absent), counts the id as
+   * stale in every filter, and replaces its cache entry with a negative marker.
+   */
+  delete(id: string): void {
+    const { products, active, cache, unconfirmed, unconfirmedDeletes } = this.#o;
+    if (!products.delete(id)) throw new ProductNotFoundError(id);
+    active.addStale(1);
+    active.filter.addItems(-1); // items = database rows; the bits stay (stale)
+    // A create's pending cache write must not bring the product back.
+    unconfirmed.confirm(id);
+    unconfirmedDeletes.track(id);
+    cache.markAbsent(id).then(
+      () => unconfirmedDeletes.confirm(id),
+      () => undefined, // kept unconfirmed; retryUnconfirmed() runs when Redis is back
+    );
   }
 
   /** Overwrites any negative marker with the product; until Redis confirms, lookups distrust the marker. */
@@ -100,15 +135,21 @@ export class ProductWriter {
 
   /** Re-sends the cache writes that failed while Redis was away. */
   async retryUnconfirmed(): Promise<void> {
-    const { cache, unconfirmed } = this.#o;
+    const { cache, unconfirmed, unconfirmedDeletes } = this.#o;
     const pending = [...unconfirmed.pending()];
-    await Promise.all(
-      pending.map((p) =>
+    await Promise.all([
+      ...pending.map((p) =>
         cache.setProduct(p).then(
           () => unconfirmed.confirm(p.id),
           () => undefined,
         ),
       ),
-    );
+      ...unconfirmedDeletes.pending().map((id) =>
+        cache.markAbsent(id).then(
+          () => unconfirmedDeletes.confirm(id),
+          () => undefined,
+        ),
+      ),
+    ]);
   }
 }

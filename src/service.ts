@@ -12,6 +12,7 @@
  */
 import { randomInt } from 'node:crypto';
 import type { Config } from './config.js';
+import { ActiveFilter } from './filter/active-filter.js';
 import { BloomFilter } from './filter/bloom-filter.js';
 import { HASH_ID } from './filter/hash.js';
 import { packIds } from './filter/id-batch.js';
@@ -20,18 +21,27 @@ import { MicroBatcher } from './filter/micro-batcher.js';
 import { FilterPool } from './filter/pool.js';
 import { computeFilterParams, estimateFpr } from './filter/sizing.js';
 import { LookupGuard } from './guard.js';
+import { FalseNegativeAudit } from './false-negative-audit.js';
+import { CAPACITY_SETTING, FilterRebuilder } from './filter-rebuild.js';
+import { AdminAuth } from './http/admin-auth.js';
 import { HttpServer, type Phase } from './http/server.js';
+import { STATUS_PAGE_HTML } from './http/status-page.js';
 import type { Logger } from './logger.js';
+import { ObservedFpr } from './metrics/observed-fpr.js';
 import { Metrics } from './metrics/registry.js';
 import { loadFilter, type LoadReport } from './persistence/filter-loader.js';
 import { Snapshotter } from './persistence/snapshotter.js';
 import { Watermark } from './persistence/watermark.js';
 import { ProductWriter } from './product-writes.js';
+import { RebuildTriggers } from './rebuild-triggers.js';
+import { RebuildInProgressError } from './errors.js';
+import { seedFingerprint } from './filter/hash.js';
 import { ProductCache } from './store/product-cache.js';
 import { ProductStore } from './store/products.js';
 import { RedisConnection } from './store/redis-connection.js';
 import { SnapshotStore } from './store/snapshot-store.js';
 import { UnconfirmedCreates } from './unconfirmed-creates.js';
+import { UnconfirmedDeletes } from './unconfirmed-deletes.js';
 
 export interface Service {
   readonly port: number;
@@ -50,19 +60,28 @@ function resolveSeed(config: Config, products: ProductStore): number {
   return Number(products.initSetting('hash_seed', String(randomInt(0, 2 ** 32))));
 }
 
+/**
+ * The capacity to size the filter for: BLOOM_CAPACITY, or more if an online
+ * rebuild grew the filter before (kept in the database), so a restart sizes
+ * the filter as its last snapshot was and can restore it.
+ */
+function resolveCapacity(config: Config, products: ProductStore): number {
+  const grown = Number(products.setting(CAPACITY_SETTING) ?? 0);
+  return Number.isSafeInteger(grown) && grown > config.capacity ? grown : config.capacity;
+}
+
 export async function startService(config: Config, logger: Logger): Promise<Service> {
   const metrics = new Metrics();
   const startedAt = Date.now();
 
   const products = ProductStore.open({ path: config.dbPath, synchronous: config.sqliteSynchronous });
-  const params = computeFilterParams(config.capacity, config.targetFpr, config.shards);
+  const params = computeFilterParams(resolveCapacity(config, products), config.targetFpr, config.shards);
   const layout = createLayout(params, resolveSeed(config, products));
   const filter = new BloomFilter(allocateFilterBuffer(layout), layout);
-  const pool = new FilterPool({
-    filter,
-    threads: config.workers,
-    onWorkerError: (err) => logger.error('filter worker died; piscina replaces it', { err }),
-  });
+  const onWorkerError = (err: unknown): void => logger.error('filter worker died; piscina replaces it', { err });
+  const pool = new FilterPool({ filter, threads: config.workers, onWorkerError });
+  // Everything after the start-up load reads the filter and pool through `active`: an online rebuild swaps them.
+  const active = new ActiveFilter({ filter, pool });
 
   const redis = RedisConnection.open({ url: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs, name: 'bloomgate' });
   await redis.waitReady(REDIS_START_WAIT_MS).catch((err: unknown) => logger.warn('redis not reachable; starting degraded', { err, url: redactUrl(config.redisUrl) }));
@@ -70,20 +89,55 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   const cache = new ProductCache({ redis, namespace: config.namespace, ttlS: config.cacheTtlS, negativeTtlS: config.negativeTtlS });
   const snapshots = new SnapshotStore({ redis, namespace: config.namespace });
   const watermark = new Watermark(0);
-  const snapshotter = new Snapshotter({ filter, store: snapshots, redis, watermark, metrics, logger, intervalMs: config.snapshotIntervalMs });
+  const snapshotter = new Snapshotter({ filter: () => active.filter, store: snapshots, redis, watermark, metrics, logger, intervalMs: config.snapshotIntervalMs });
   const unconfirmed = new UnconfirmedCreates();
-  const batcher = config.lookupPath === 'pool' ? new MicroBatcher((packed) => pool.checkPacked(packed)) : undefined;
+  const unconfirmedDeletes = new UnconfirmedDeletes();
+  const batcher = config.lookupPath === 'pool' ? new MicroBatcher((packed) => active.pool.checkPacked(packed)) : undefined;
+  const audit = new FalseNegativeAudit({
+    sampleEvery: config.auditSampleEvery,
+    maxPerSecond: config.auditMaxPerSecond,
+    exists: (id) => products.get(id) !== undefined,
+    mayContain: (id) => active.filter.has(id),
+    repair: (id) => active.add(id),
+    logger,
+  });
   const guard = new LookupGuard({
-    filter: () => filter,
+    filter: () => active.filter,
     cache,
     redis,
     products,
     counters: metrics.lookups,
     unconfirmed,
+    unconfirmedDeletes,
+    audit,
     logger,
     ...(batcher === undefined ? {} : { poolCheck: (id: string) => batcher.check(id) }),
   });
-  const writer = new ProductWriter({ products, filter: () => filter, pool, cache, redis, watermark, snapshotter, unconfirmed, logger });
+  const writer = new ProductWriter({ products, active, cache, redis, watermark, snapshotter, unconfirmed, unconfirmedDeletes, logger });
+  const lookups = metrics.lookups;
+  const observedFpr = new ObservedFpr({
+    read: () => ({ falsePositives: lookups.dbMiss + lookups.negativeCacheHit, rejections: lookups.bloomRejected }),
+  });
+  const fprTimer = setInterval(() => observedFpr.sample(), 1000);
+  fprTimer.unref();
+  const rebuilder = new FilterRebuilder({
+    active,
+    products,
+    threads: config.workers,
+    logger,
+    metrics,
+    onWorkerError,
+    afterSwap: async () => {
+      observedFpr.resetWindow();
+      // The new filter replaces the old snapshot whole (its m may differ after a grow).
+      snapshotter.requireFull();
+      await snapshotter.save();
+    },
+  });
+  const triggers = new RebuildTriggers({ rebuilder, filter: () => active.filter, fpr: observedFpr, staleRatio: config.rebuildStaleRatio });
+  const adminAuth = new AdminAuth(config.adminToken);
+  // Admin-only: a u32 from SHA-256 of the seed, to tell instances' seeds apart, never the seed itself.
+  const fingerprint = seedFingerprint(layout.seed).toString(16).padStart(8, '0');
   const unsubscribeRedis = redis.onStatusChange((healthy) => {
     logger.info(healthy ? 'redis is back' : 'redis unreachable; serving degraded (filter + database)');
     if (healthy) void writer.retryUnconfirmed();
@@ -93,25 +147,60 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   let load: LoadReport | undefined;
 
   metrics.setSources({
-    filter: () => ({
-      items: filter.items,
-      capacity: params.capacity,
-      bits: params.totalBits,
-      fillRatio: filter.countSetBits() / params.totalBits,
-      estimatedFpr: estimateFpr(params.totalBits, params.hashes, filter.items),
-      targetFpr: params.targetFpr,
-      staleItems: filter.stale,
-    }),
-    pool: () => pool.stats(),
+    filter: () => {
+      const { filter: f } = active;
+      const p = f.layout.params;
+      return {
+        items: f.items,
+        capacity: p.capacity,
+        bits: p.totalBits,
+        fillRatio: f.countSetBits() / p.totalBits,
+        estimatedFpr: estimateFpr(p.totalBits, p.hashes, f.items),
+        targetFpr: p.targetFpr,
+        staleItems: f.stale,
+      };
+    },
+    pool: () => active.pool.stats(),
     redisHealthy: () => redis.healthy,
-    dirtyShards: () => filter.peekDirtyCount(),
+    dirtyShards: () => active.filter.peekDirtyCount(),
+    observedFpr: () => ({ window: observedFpr.window().rate, total: observedFpr.total().rate }),
+    rebuild: () => rebuilder.state,
+    audit: () => audit,
   });
+
+  const rebuildJson = () => {
+    const r = rebuilder.state;
+    return {
+      running: r.running,
+      progress: r.progress,
+      scanned_rows: r.scannedRows,
+      total_rows: r.totalRows,
+      current: r.current,
+      last: r.last,
+      completed: r.completed,
+      failed: r.failed,
+    };
+  };
+  const snapshotJson = () => {
+    const snapshot = snapshotter.state;
+    return {
+      last_saved_at: snapshot.lastSavedAt === null ? null : new Date(snapshot.lastSavedAt).toISOString(),
+      watermark: snapshot.lastWatermark,
+      dirty_shards: snapshot.dirtyShards,
+      pending_full: snapshot.pendingFull,
+      last_bytes: snapshot.lastBytes,
+      last_duration_ms: snapshot.lastDurationMs,
+      saves: snapshot.saves,
+      failures: snapshot.failures,
+      last_error: snapshot.lastError,
+    };
+  };
 
   const http = new HttpServer({
     phase: () => phase,
     guard,
     writer,
-    checkIds: (ids) => pool.checkPacked(packIds(ids)),
+    checkIds: (ids) => active.pool.checkPacked(packIds(ids)),
     metrics,
     logger,
     health: () => {
@@ -123,43 +212,63 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
           status: redis.healthy ? 'ok' : 'degraded',
           redis: redis.healthy ? 'up' : 'down',
           filter: 'loaded',
-          items: filter.items,
+          items: active.filter.items,
           uptime_s: Math.round((Date.now() - startedAt) / 1000),
         },
       };
     },
     bloomStats: () => {
-      const items = filter.items;
-      const snapshot = snapshotter.state;
+      const { filter: f } = active;
+      const p = f.layout.params;
+      const items = f.items;
+      const observedWindow = observedFpr.window();
+      const observedTotal = observedFpr.total();
       return {
-        capacity: params.capacity,
-        target_fpr: params.targetFpr,
-        bits: params.totalBits,
-        nominal_bits: params.nominalBits,
-        hashes: params.hashes,
-        shards: params.shards,
-        shard_bits: params.shardBits,
+        capacity: p.capacity,
+        target_fpr: p.targetFpr,
+        bits: p.totalBits,
+        nominal_bits: p.nominalBits,
+        hashes: p.hashes,
+        shards: p.shards,
+        shard_bits: p.shardBits,
         hash_id: HASH_ID,
         items,
-        fill_ratio: filter.countSetBits() / params.totalBits,
-        estimated_fpr: estimateFpr(params.totalBits, params.hashes, items),
-        memory_bytes: filter.buffer.byteLength,
+        stale_items: f.stale,
+        fill_ratio: f.countSetBits() / p.totalBits,
+        estimated_fpr: estimateFpr(p.totalBits, p.hashes, items),
+        observed_fpr: {
+          window: observedWindow.rate,
+          window_s: observedFpr.windowS,
+          window_false_positives: observedWindow.falsePositives,
+          window_rejections: observedWindow.rejections,
+          total: observedTotal.rate,
+        },
+        false_negatives: audit.falseNegatives,
+        audit_checks: audit.checks,
+        memory_bytes: f.buffer.byteLength,
         namespace: config.namespace,
         lookup_path: config.lookupPath,
         workers: config.workers,
-        snapshot: {
-          last_saved_at: snapshot.lastSavedAt === null ? null : new Date(snapshot.lastSavedAt).toISOString(),
-          watermark: snapshot.lastWatermark,
-          dirty_shards: snapshot.dirtyShards,
-          last_bytes: snapshot.lastBytes,
-          last_duration_ms: snapshot.lastDurationMs,
-          saves: snapshot.saves,
-          failures: snapshot.failures,
-          last_error: snapshot.lastError,
-        },
+        rebuild: rebuildJson(),
+        snapshot: snapshotJson(),
         load: load === undefined ? null : { source: load.source, ms: load.ms, replayed: load.replayed, refused: load.refused ?? null },
       };
     },
+    adminAuth,
+    startRebuild: () => {
+      if (!rebuilder.start('manual', 'POST /admin/rebuild')) throw new RebuildInProgressError();
+      return { started: true, rebuild: rebuildJson() };
+    },
+    adminStatus: () => ({
+      phase,
+      rebuild: rebuildJson(),
+      last_trigger: rebuilder.state.current ?? rebuilder.last,
+      snapshot: snapshotJson(),
+      seed_fingerprint: fingerprint,
+      filter: { items: active.filter.items, stale_items: active.filter.stale, capacity: active.filter.layout.params.capacity },
+      audit: { sample_every: config.auditSampleEvery, checks: audit.checks, false_negatives: audit.falseNegatives, queued: audit.queued, dropped: audit.dropped },
+    }),
+    statusPage: STATUS_PAGE_HTML,
   });
   const port = await http.listen(config.host, config.port);
   logger.info('listening', { host: config.host, port, capacity: params.capacity, bits: params.totalBits, hashes: params.hashes, shards: params.shards });
@@ -176,6 +285,8 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       snapshotter.notifyWrite();
     }
     snapshotter.start();
+    audit.start();
+    triggers.start();
     phase = 'ready';
     return load;
   })();
@@ -187,9 +298,13 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       await ready.catch(() => undefined);
       phase = 'draining';
       await http.close(config.shutdownTimeoutMs);
+      triggers.close();
+      audit.close();
+      clearInterval(fprTimer);
+      await rebuilder.close();
       await snapshotter.close();
       unsubscribeRedis();
-      await pool.close();
+      await active.pool.close();
       await redis.close();
       products.close();
       logger.info('closed');

@@ -20,10 +20,11 @@ import type { LookupGuard, LookupOutcome } from '../guard.js';
 import type { Logger } from '../logger.js';
 import { HttpRoute, type Metrics } from '../metrics/registry.js';
 import type { ProductWriter } from '../product-writes.js';
+import type { AdminAuth } from './admin-auth.js';
 import { parseIdBatch, parseProduct, parseProductBatch } from './bodies.js';
 import { decodeIdParam } from './product-id-param.js';
 import { readBody, parseJson } from './request-body.js';
-import { errorJson, writeError, writeJson } from './respond.js';
+import { errorJson, statusLine, writeError, writeJson } from './respond.js';
 
 export type Phase = 'starting' | 'ready' | 'draining';
 
@@ -38,6 +39,12 @@ export interface HttpApi {
   readonly health: () => { readonly status: number; readonly body: object };
   readonly bloomStats: () => object;
   readonly logger: Logger;
+  readonly adminAuth: AdminAuth;
+  /** Starts an online rebuild; throws RebuildInProgressError when one runs. */
+  readonly startRebuild: () => object;
+  readonly adminStatus: () => object;
+  /** The self-contained HTML of GET /. */
+  readonly statusPage: string;
 }
 
 /** A single product's JSON is tiny; 64 KiB leaves room and stops floods of garbage. */
@@ -48,13 +55,16 @@ export const MAX_BATCH_BODY_BYTES = 8 * 1024 * 1024;
 /** The routes and their methods, for 405 answers that list what is allowed. */
 const ROUTES: readonly { pattern: string; methods: readonly string[] }[] = [
   { pattern: '/products/batch', methods: ['POST'] },
-  { pattern: '/products/:id', methods: ['GET'] },
+  { pattern: '/products/:id', methods: ['GET', 'DELETE'] },
   { pattern: '/products', methods: ['POST'] },
   { pattern: '/bloom/check', methods: ['POST'] },
   { pattern: '/bloom/stats', methods: ['GET'] },
   { pattern: '/health', methods: ['GET'] },
   { pattern: '/metrics', methods: ['GET'] },
   { pattern: '/stats', methods: ['GET'] },
+  { pattern: '/admin/rebuild', methods: ['POST'] },
+  { pattern: '/admin/status', methods: ['GET'] },
+  { pattern: '/', methods: ['GET'] },
 ];
 
 const JSON_TYPE = 'application/json';
@@ -91,6 +101,28 @@ export class HttpServer {
       }),
     );
     app.get('/metrics', (res) => this.#metrics(res));
+    app.del('/products/:id', (res, req) => {
+      // Copied now: req is invalid after this handler returns.
+      const authorization = req.getHeader('authorization');
+      const raw = req.getParameter(0) ?? '';
+      this.#admin(res, authorization, HttpRoute.deleteProduct, () => {
+        this.#api.writer.delete(decodeIdParam(raw));
+        return { status: 204, body: '' };
+      });
+    });
+    app.post('/admin/rebuild', (res, req) => {
+      const authorization = req.getHeader('authorization');
+      this.#admin(res, authorization, HttpRoute.adminRebuild, () => ({ status: 202, body: JSON.stringify(this.#api.startRebuild()) }));
+    });
+    app.get('/admin/status', (res, req) => {
+      const authorization = req.getHeader('authorization');
+      this.#admin(res, authorization, HttpRoute.adminStatus, () => ({ status: 200, body: JSON.stringify(this.#api.adminStatus()) }));
+    });
+    app.get('/', (res) => {
+      const started = performance.now();
+      res.writeStatus('200 OK').writeHeader('Content-Type', 'text/html; charset=utf-8').writeHeader('Cache-Control', 'no-store').end(this.#api.statusPage);
+      this.#api.metrics.httpDuration.observe(HttpRoute.statusPage, 200, (performance.now() - started) / 1000);
+    });
     // Known paths with another method: 405 with Allow. uWS prefers method routes over `any`.
     for (const { pattern, methods } of ROUTES) {
       app.any(pattern, (res, req) => {
@@ -207,6 +239,22 @@ export class HttpServer {
       if (needsReady && this.#api.phase() === 'starting') throw new StartingError();
       const { status, body } = handle();
       writeJson(res, status, body);
+      this.#api.metrics.httpDuration.observe(route, status, (performance.now() - started) / 1000);
+    } catch (err) {
+      this.#fail(res, route, started, err);
+    }
+  }
+
+  /** Admin routes: token first (401/403), then the ready phase, then the handler. 204 has no body. */
+  #admin(res: HttpResponse, authorization: string, route: number, handle: () => { status: number; body: string }): void {
+    const started = performance.now();
+    try {
+      this.#api.adminAuth.check(authorization);
+      const phase = this.#api.phase();
+      if (phase !== 'ready') throw phase === 'starting' ? new StartingError() : new ShuttingDownError();
+      const { status, body } = handle();
+      if (status === 204) res.writeStatus(statusLine(204)).end();
+      else writeJson(res, status, body);
       this.#api.metrics.httpDuration.observe(route, status, (performance.now() - started) / 1000);
     } catch (err) {
       this.#fail(res, route, started, err);

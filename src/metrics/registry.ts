@@ -34,6 +34,10 @@ export interface MetricsSources {
   readonly pool: () => PoolGauges;
   readonly redisHealthy: () => boolean;
   readonly dirtyShards: () => number;
+  /** Observed false-positive rate over the sliding window and in total (null: no absent lookups yet). */
+  readonly observedFpr?: () => { readonly window: number | null; readonly total: number | null };
+  readonly rebuild?: () => { readonly running: boolean; readonly progress: number };
+  readonly audit?: () => { readonly checks: number; readonly falseNegatives: number };
 }
 
 /** Route labels of the request histogram; `HttpRoute` indexes into this list. */
@@ -47,6 +51,10 @@ export const ROUTE_LABELS = [
   'GET /metrics',
   'GET /stats',
   'unmatched',
+  'DELETE /products/:id',
+  'POST /admin/rebuild',
+  'GET /admin/status',
+  'GET /',
 ] as const;
 
 export const HttpRoute = {
@@ -59,6 +67,10 @@ export const HttpRoute = {
   metrics: 6,
   stats: 7,
   unmatched: 8,
+  deleteProduct: 9,
+  adminRebuild: 10,
+  adminStatus: 11,
+  statusPage: 12,
 } as const;
 
 const PREFIX = 'bloomgate_';
@@ -77,6 +89,9 @@ export class Metrics {
   readonly filterLoads: Counter<'source'>;
   readonly filterLoadSeconds: Gauge<'source'>;
   readonly redisDataLoss: Counter;
+  readonly rebuildTriggers: Counter<'reason'>;
+  readonly rebuilds: Counter<'result'>;
+  readonly rebuildLastSeconds: Gauge;
 
   constructor() {
     const registers = [this.registry];
@@ -113,6 +128,26 @@ export class Metrics {
     this.#scrapedGauge('filter_estimated_fpr', 'False-positive rate estimated from the item count', () => this.#filter()?.estimatedFpr);
     this.#scrapedGauge('filter_target_fpr', 'Configured target false-positive rate', () => this.#filter()?.targetFpr);
     this.#scrapedGauge('filter_stale_items', 'Deleted ids whose bits remain set', () => this.#filter()?.staleItems);
+    this.#scrapedCounter('false_negatives_total', 'Filter rejections the audit found in the database (bugs; each repaired)', () => this.#sources?.audit?.().falseNegatives ?? 0);
+    this.#scrapedCounter('audit_checks_total', 'Sampled filter rejections checked against the database', () => this.#sources?.audit?.().checks ?? 0);
+    const observed = new Gauge({
+      name: `${PREFIX}filter_observed_fpr`,
+      help: 'False positives / (false positives + filter rejections), over the sliding window and in total',
+      labelNames: ['window'] as const,
+      registers,
+      collect() {
+        const fpr = self.#sources?.observedFpr?.();
+        if (fpr === undefined) return;
+        this.set({ window: '60s' }, fpr.window ?? 0);
+        this.set({ window: 'total' }, fpr.total ?? 0);
+      },
+    });
+    void observed;
+    this.#scrapedGauge('rebuild_running', '1 while an online rebuild runs', () => {
+      const r = this.#sources?.rebuild?.();
+      return r === undefined ? undefined : r.running ? 1 : 0;
+    });
+    this.#scrapedGauge('rebuild_progress_ratio', 'Rows scanned by the running rebuild / rows when it began', () => this.#sources?.rebuild?.().progress);
     this.#scrapedGauge('snapshot_dirty_shards', 'Shards changed since the last snapshot', () => this.#sources?.dirtyShards());
     this.#scrapedGauge('pool_threads', 'Filter worker threads', () => this.#sources?.pool().threads);
     this.#scrapedGauge('pool_queue_size', 'Filter tasks waiting for a worker', () => this.#sources?.pool().queueSize);
@@ -168,6 +203,21 @@ export class Metrics {
       help: 'Times Redis was found restarted or emptied (snapshot key gone or run id changed)',
       registers,
     });
+    this.rebuildTriggers = new Counter({
+      name: `${PREFIX}rebuild_triggers_total`,
+      help: 'Online rebuilds started, by trigger (manual, stale, capacity, fpr)',
+      labelNames: ['reason'] as const,
+      registers,
+    });
+    for (const reason of ['manual', 'stale', 'capacity', 'fpr']) this.rebuildTriggers.inc({ reason }, 0);
+    this.rebuilds = new Counter({
+      name: `${PREFIX}rebuilds_total`,
+      help: 'Online rebuilds finished, by result (ok: swapped in; failed: the old filter stayed)',
+      labelNames: ['result'] as const,
+      registers,
+    });
+    for (const result of ['ok', 'failed']) this.rebuilds.inc({ result }, 0);
+    this.rebuildLastSeconds = new Gauge({ name: `${PREFIX}rebuild_last_duration_seconds`, help: 'Duration of the last successful online rebuild', registers });
   }
 
   /** Wired by the composition root once the filter, pool and Redis exist. */

@@ -25,7 +25,8 @@ import type { SnapshotStore } from '../store/snapshot-store.js';
 import type { Watermark } from './watermark.js';
 
 export interface SnapshotterOptions {
-  readonly filter: BloomFilter;
+  /** The filter, or a getter that follows an online rebuild's swap. */
+  readonly filter: BloomFilter | (() => BloomFilter);
   readonly store: SnapshotStore;
   readonly redis: RedisConnection;
   readonly watermark: Watermark;
@@ -72,6 +73,11 @@ export class Snapshotter {
   constructor(options: SnapshotterOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
+  }
+
+  #filter(): BloomFilter {
+    const f = this.#o.filter;
+    return typeof f === 'function' ? f() : f;
   }
 
   /**
@@ -133,7 +139,8 @@ export class Snapshotter {
   }
 
   async #saveOnce(): Promise<void> {
-    const { filter, store, watermark, metrics, logger } = this.#o;
+    const { store, watermark, metrics, logger } = this.#o;
+    const filter = this.#filter();
     const started = performance.now();
     // Order matters: watermark first, then take the dirty flags, then copy (inside encode).
     const wm = watermark.value;
@@ -191,7 +198,7 @@ export class Snapshotter {
   }
 
   get state(): SnapshotState {
-    return { ...this.#state, dirtyShards: this.#o.filter.peekDirtyCount(), pendingFull: this.#needFull };
+    return { ...this.#state, dirtyShards: this.#filter().peekDirtyCount(), pendingFull: this.#needFull };
   }
 
   /** Stops the timers and writes a final snapshot (best effort: Redis may be down). */

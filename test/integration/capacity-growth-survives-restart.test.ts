@@ -1,0 +1,57 @@
+/**
+ * More ids than BLOOM_CAPACITY: the service grows the filter online (double
+ * capacity, same target FPR), keeps the grown capacity in the database, and
+ * the next start sizes the filter from it and restores its own snapshot
+ * instead of refusing it forever.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startTestService, type TestService } from '../helpers/in-process-service.js';
+import { uniqueMemoryUrl, uniqueNamespace } from '../helpers/redis-namespace.js';
+
+const sku = (i: number): string => `SKU-${String(i).padStart(8, '0')}`;
+const dir = mkdtempSync(join(tmpdir(), 'bloomgate-grow-'));
+const env = { REDIS_URL: uniqueMemoryUrl(), BLOOM_STATE_NAMESPACE: uniqueNamespace('grow'), BLOOM_CAPACITY: '1000', SNAPSHOT_INTERVAL_MS: '20' };
+
+interface BloomStats {
+  capacity: number;
+  items: number;
+  target_fpr: number;
+  rebuild: { completed: number; running: boolean; last: { reason: string; fromCapacity: number; toCapacity: number } | null };
+  snapshot: { pending_full: boolean; saves: number };
+  load: { source: string } | null;
+}
+
+async function until(svc: TestService, done: (s: BloomStats) => boolean): Promise<BloomStats> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const s = (await svc.get('/bloom/stats')).body as unknown as BloomStats;
+    if (done(s) || Date.now() > deadline) return s;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('capacity growth', () => {
+  let svc: TestService | undefined;
+  afterAll(async () => {
+    await svc?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('doubles capacity until the rows fit, and the next start restores the grown snapshot', async () => {
+    writeFileSync(join(dir, 'products.txt'), Array.from({ length: 3000 }, (_, i) => sku(i)).join('\n') + '\n');
+    svc = await startTestService(env, dir);
+    const grown = await until(svc, (s) => s.rebuild.completed === 1 && !s.snapshot.pending_full && s.snapshot.saves > 0);
+    expect(grown).toMatchObject({ capacity: 4000, items: 3000, target_fpr: 0.01, rebuild: { last: { reason: 'capacity', fromCapacity: 1000, toCapacity: 4000 } } });
+    expect(svc.logs.some((l) => l.includes('filter rebuild triggered: capacity'))).toBe(true);
+    await svc.close();
+
+    svc = await startTestService(env, dir);
+    const restarted = (await svc.get('/bloom/stats')).body as unknown as BloomStats;
+    expect(restarted).toMatchObject({ capacity: 4000, items: 3000, load: { source: 'snapshot' }, rebuild: { completed: 0 } });
+    for (const i of [0, 1234, 2999]) expect((await svc.get(`/products/${sku(i)}`)).status).toBe(200);
+    expect(svc.logs.some((l) => l.includes('snapshot refused'))).toBe(false);
+  });
+});

@@ -63,7 +63,7 @@ export const STATUS_PAGE_HTML = `<!doctype html>
   var charts = {
     lookups: { series: [["bloom_rejected", "filter rejected"], ["negative_cache_hit", "negative cache"], ["cache_hit", "cache hit"], ["db_hit", "db hit"], ["db_miss", "db miss (false positive)"]], format: fmtNum },
     avoided: { series: [["avoided", "round trips avoided"]], format: fmtPct, max: 1 },
-    fill: { series: [["fill", "fill ratio"]], format: fmtPct, max: 1 },
+    fill: { series: [["fill", "fill ratio"]], format: fmtPct },
     fpr: { series: [["observed", "observed (60 s)"], ["target", "target"], ["estimated", "estimated from fill"]], format: fmtPct },
     items: { series: [["items", "items"], ["capacity", "capacity"], ["stale", "stale"]], format: fmtNum },
     rebuilds: { series: [["rebuilds", "completed"], ["progress", "progress of the running one (x100%)"]], format: fmtNum }
@@ -112,7 +112,8 @@ export const STATUS_PAGE_HTML = `<!doctype html>
     ctx.textAlign = "left"; ctx.textBaseline = "alphabetic";
     ctx.fillText(Math.round(history.length * POLL_MS / 1000) + " s", left, h - 4);
     var n = history.length;
-    var x = function (i) { return left + (w - left - right) * (n <= 1 ? 1 : i / (MAX_POINTS - 1)) ; };
+    // Points spread over the whole width until the history is full, then scroll.
+    var x = function (i) { return left + (w - left - right) * (n <= 1 ? 1 : i / (n - 1)); };
     var y = function (v) { return top + (h - top - bottom) * (1 - v / max); };
     chart.series.forEach(function (s, si) {
       ctx.strokeStyle = COLORS[si % COLORS.length]; ctx.lineWidth = 2; ctx.beginPath();

@@ -1,6 +1,10 @@
 /**
  * The composition root: config -> stores -> filter + pool -> HTTP, then the
- * filter load, then ready. `close()` shuts down in reverse order of opening.
+ * filter load, then ready (audit, rebuild triggers). `close()` shuts down in
+ * reverse order of opening.
+ *
+ * After the start-up load, everything reads the filter and its pool through
+ * one ActiveFilter, so an online rebuild (src/filter-rebuild.ts) can swap both.
  *
  * Kept apart from src/index.ts (signals, exit codes) so tests can run a whole
  * service in-process.
@@ -12,17 +16,18 @@
  */
 import { randomInt } from 'node:crypto';
 import type { Config } from './config.js';
+import { RebuildInProgressError } from './errors.js';
+import { FalseNegativeAudit } from './false-negative-audit.js';
 import { ActiveFilter } from './filter/active-filter.js';
 import { BloomFilter } from './filter/bloom-filter.js';
-import { HASH_ID } from './filter/hash.js';
+import { HASH_ID, seedFingerprint } from './filter/hash.js';
 import { packIds } from './filter/id-batch.js';
 import { allocateFilterBuffer, createLayout } from './filter/layout.js';
 import { MicroBatcher } from './filter/micro-batcher.js';
 import { FilterPool } from './filter/pool.js';
 import { computeFilterParams, estimateFpr } from './filter/sizing.js';
-import { LookupGuard } from './guard.js';
-import { FalseNegativeAudit } from './false-negative-audit.js';
 import { CAPACITY_SETTING, FilterRebuilder } from './filter-rebuild.js';
+import { LookupGuard } from './guard.js';
 import { AdminAuth } from './http/admin-auth.js';
 import { HttpServer, type Phase } from './http/server.js';
 import { STATUS_PAGE_HTML } from './http/status-page.js';
@@ -34,8 +39,6 @@ import { Snapshotter } from './persistence/snapshotter.js';
 import { Watermark } from './persistence/watermark.js';
 import { ProductWriter } from './product-writes.js';
 import { RebuildTriggers } from './rebuild-triggers.js';
-import { RebuildInProgressError } from './errors.js';
-import { seedFingerprint } from './filter/hash.js';
 import { ProductCache } from './store/product-cache.js';
 import { ProductStore } from './store/products.js';
 import { RedisConnection } from './store/redis-connection.js';

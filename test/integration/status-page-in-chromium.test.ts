@@ -21,6 +21,15 @@ if (!hasChromium) console.warn(`status page browser test skipped: ${CHROMIUM} is
 
 const CHARTS = ['lookups', 'avoided', 'fill', 'fpr', 'items', 'rebuilds'];
 
+/** The little of the DOM the page functions below touch (the project's tsconfig has no DOM lib). */
+interface PageCanvas {
+  width: number;
+  height: number;
+  getAttribute(name: string): string | null;
+  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } | null;
+}
+type PageGlobal = { document: { getElementById(id: string): PageCanvas | null } };
+
 describe.skipIf(!hasChromium)('status page in headless Chromium', () => {
   let svc: TestService;
   let browser: Browser;
@@ -64,14 +73,14 @@ describe.skipIf(!hasChromium)('status page in headless Chromium', () => {
 
     // Two polls at least, so the per-second rates have a previous sample.
     await page.waitForFunction(
-      (ids) => ids.every((id) => Number(document.getElementById(`c-${id}`)?.getAttribute('data-points')) >= 2),
+      (ids) => ids.every((id) => Number((globalThis as unknown as PageGlobal).document.getElementById(`c-${id}`)?.getAttribute('data-points')) >= 2),
       CHARTS,
       { timeout: 20_000 },
     );
     for (const id of CHARTS) {
       // Pixels of the series colours in the plot area: the chart really drew lines.
       const inked = await page.evaluate((chartId) => {
-        const canvas = document.getElementById(`c-${chartId}`) as HTMLCanvasElement;
+        const canvas = (globalThis as unknown as PageGlobal).document.getElementById(`c-${chartId}`)!;
         const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
         let coloured = 0;
         for (let i = 0; i < data.length; i += 4) {

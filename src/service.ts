@@ -35,6 +35,7 @@ import type { Logger } from './logger.js';
 import { ObservedFpr } from './metrics/observed-fpr.js';
 import { Metrics } from './metrics/registry.js';
 import { loadFilter, type LoadReport } from './persistence/filter-loader.js';
+import { snapshotOrigin } from './persistence/snapshot-origin.js';
 import { Snapshotter } from './persistence/snapshotter.js';
 import { Watermark } from './persistence/watermark.js';
 import { ProductWriter } from './product-writes.js';
@@ -92,7 +93,16 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   const cache = new ProductCache({ redis, namespace: config.namespace, ttlS: config.cacheTtlS, negativeTtlS: config.negativeTtlS });
   const snapshots = new SnapshotStore({ redis, namespace: config.namespace });
   const watermark = new Watermark(0);
-  const snapshotter = new Snapshotter({ filter: () => active.filter, store: snapshots, redis, watermark, metrics, logger, intervalMs: config.snapshotIntervalMs });
+  const snapshotter = new Snapshotter({
+    filter: () => active.filter,
+    store: snapshots,
+    redis,
+    watermark,
+    metrics,
+    logger,
+    intervalMs: config.snapshotIntervalMs,
+    origin: (wm) => snapshotOrigin(products, wm),
+  });
   const unconfirmed = new UnconfirmedCreates();
   const unconfirmedDeletes = new UnconfirmedDeletes();
   const batcher = config.lookupPath === 'pool' ? new MicroBatcher((packed) => active.pool.checkPacked(packed)) : undefined;

@@ -23,6 +23,7 @@ import { importProductsFile } from '../store/product-import.js';
 import type { ProductStore } from '../store/products.js';
 import type { RedisConnection } from '../store/redis-connection.js';
 import type { SnapshotStore } from '../store/snapshot-store.js';
+import { originMismatch } from './snapshot-origin.js';
 
 export type LoadSource = 'import' | 'snapshot' | 'rebuild';
 
@@ -94,20 +95,21 @@ async function restoreSnapshot(o: FilterLoaderOptions): Promise<Omit<LoadReport,
     return null;
   }
   const decoded = decodeSnapshot(blobs, o.filter.layout);
-  if (!decoded.ok) {
-    if (decoded.reason === 'missing') return null;
-    o.metrics.snapshotRejected.inc({ reason: decoded.reason });
-    o.logger.warn(`snapshot refused (${decoded.reason}); rebuilding the filter from the database`, {
-      reason: decoded.reason,
-      detail: decoded.detail,
-      key: o.snapshots.key,
-    });
-    return { ...(await rebuild(o)), refused: decoded.reason };
-  }
+  if (!decoded.ok) return decoded.reason === 'missing' ? null : refuse(o, decoded.reason, decoded.detail);
+  // Intact bits are not enough: they must describe this database (see snapshot-origin.ts).
+  const mismatch = originMismatch(o.products, blobs.origin, decoded.header.watermark);
+  if (mismatch !== null) return refuse(o, mismatch, `snapshot origin ${blobs.origin ?? '(none)'} does not match this database`);
   o.filter.clearAll();
   decoded.shards.forEach((blob, shard) => o.filter.loadShard(shard, blob));
   const replayed = await addRows(o, decoded.header.watermark);
   return { source: 'snapshot', replayed, checksums: decoded.header.shardChecksums };
+}
+
+/** A snapshot that exists but cannot be trusted: say why, count it, rebuild from the database. */
+async function refuse(o: FilterLoaderOptions, reason: string, detail: string): Promise<Omit<LoadReport, 'ms' | 'items'>> {
+  o.metrics.snapshotRejected.inc({ reason });
+  o.logger.warn(`snapshot refused (${reason}); rebuilding the filter from the database`, { reason, detail, key: o.snapshots.key });
+  return { ...(await rebuild(o)), refused: reason };
 }
 
 async function rebuild(o: FilterLoaderOptions): Promise<Omit<LoadReport, 'ms' | 'items'>> {

@@ -36,6 +36,8 @@ export interface SnapshotterOptions {
   readonly intervalMs: number;
   /** How often to look for Redis having lost the snapshot. */
   readonly dataLossCheckMs?: number;
+  /** The origin stored beside a snapshot taken at a watermark (see snapshot-origin.ts). */
+  readonly origin?: (watermark: number) => string;
   /** Injected clock, for tests. */
   readonly now?: () => number;
 }
@@ -151,7 +153,7 @@ export class Snapshotter {
     const encoded = encodeSnapshot(filter, { items: filter.items, watermark: wm, savedAtMs: this.#now() }, shards, this.#checksums);
     const encodeMs = performance.now() - started;
     try {
-      const bytes = await store.save(encoded.header, encoded.shards);
+      const bytes = await store.save(encoded.header, encoded.shards, this.#o.origin?.(wm) ?? '');
       this.#checksums = encoded.checksums;
       this.#needFull = false;
       this.#backoffMs = 0;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 /**
  * The product table in SQLite: the source of truth. The Bloom filter and the
  * Redis cache are both derived from it and can always be rebuilt from it.
@@ -171,6 +172,16 @@ export class ProductStore {
   setting(key: string): string | undefined {
     const row = this.db.prepare<[string], string>('SELECT value FROM settings WHERE key = ?').pluck().get(key);
     return row ?? undefined;
+  }
+
+  /** This database's identity: a random UUID made on first use, kept in the file (so in its backups too). */
+  databaseId(): string {
+    return this.initSetting('database_id', randomUUID());
+  }
+
+  /** The id stored at a rowid, if that row exists. */
+  idAt(rowid: number): string | undefined {
+    return this.db.prepare<[number], string>('SELECT id FROM products WHERE rowid = ?').pluck().get(rowid);
   }
 
   /** Stores a setting unless one exists; returns the value now stored (first writer wins). */

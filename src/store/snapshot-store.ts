@@ -4,6 +4,7 @@
  *   bloom:state:<namespace>:snapshot
  *     header   -> the encoded header (src/filter/snapshot-codec.ts)
  *     shard:<i> -> the raw bits of shard i
+ *     origin   -> which database the bits describe (see SnapshotOrigin in src/persistence/snapshot-origin.ts)
  *
  * A save writes the header and the changed shards in ONE HSET, which Redis
  * applies atomically; a load is one HGETALL, also atomic. So a reader never
@@ -21,9 +22,11 @@ import type { RedisConnection } from './redis-connection.js';
 export interface SnapshotBlobs {
   readonly header: Buffer | undefined;
   readonly shards: ReadonlyMap<number, Buffer>;
+  readonly origin: string | undefined;
 }
 
 const HEADER_FIELD = 'header';
+const ORIGIN_FIELD = 'origin';
 const SHARD_FIELD = /^shard:(0|[1-9]\d{0,8})$/;
 
 export class SnapshotStore {
@@ -35,9 +38,9 @@ export class SnapshotStore {
     this.key = `bloom:state:${options.namespace}:snapshot`;
   }
 
-  /** One HSET with the header and only the given shards. Returns bytes written (values only). */
-  async save(header: Buffer, shards: ReadonlyMap<number, Buffer>): Promise<number> {
-    const args: (string | Buffer)[] = [HEADER_FIELD, header];
+  /** One HSET with the header, the origin and only the given shards. Returns bytes written (values only). */
+  async save(header: Buffer, shards: ReadonlyMap<number, Buffer>, origin = ''): Promise<number> {
+    const args: (string | Buffer)[] = [HEADER_FIELD, header, ORIGIN_FIELD, origin];
     let bytes = header.length;
     for (const [index, blob] of shards) {
       if (!Number.isSafeInteger(index) || index < 0) throw new RangeError(`shard index must be a non-negative integer, got ${index}`);
@@ -53,15 +56,20 @@ export class SnapshotStore {
     const fields = await this.redis.client.hgetallBuffer(this.key);
     const shards = new Map<number, Buffer>();
     let header: Buffer | undefined;
+    let origin: string | undefined;
     for (const [field, value] of Object.entries(fields)) {
       if (field === HEADER_FIELD) {
         header = value;
         continue;
       }
+      if (field === ORIGIN_FIELD) {
+        origin = value.toString('utf8');
+        continue;
+      }
       const match = SHARD_FIELD.exec(field);
       if (match?.[1] !== undefined) shards.set(Number(match[1]), value);
     }
-    return { header, shards };
+    return { header, shards, origin };
   }
 
   async exists(): Promise<boolean> {

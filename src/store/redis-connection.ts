@@ -32,6 +32,8 @@ export interface RedisConnectionOptions {
 const IN_PROCESS_URL = /^(memory|fakeredis):\/\/(.*)$/;
 const MAX_RECONNECT_DELAY_MS = 2_000;
 // How long close() lets QUIT finish before cutting the socket.
+/** How often a real connection PINGs to tell a hung Redis from a working one. */
+const HEARTBEAT_MS = 1000;
 const QUIT_TIMEOUT_MS = 1_000;
 
 // ioredis-mock is CommonJS; its module object carries the class as `default` too.
@@ -59,6 +61,9 @@ export class RedisConnection {
   private lastHealthy: boolean;
   private closed = false;
   private lastErrorValue: Error | undefined;
+  /** Set when a heartbeat PING timed out on an open connection: Redis hangs (or the network does). */
+  private hung = false;
+  private heartbeat: NodeJS.Timeout | undefined;
 
   private constructor(url: string, client: Redis, mockRunId: string | undefined) {
     this.url = url;
@@ -68,6 +73,19 @@ export class RedisConnection {
     this.lastHealthy = this.healthy;
     const update = (): void => this.emitIfChanged();
     for (const event of ['ready', 'connect', 'close', 'reconnecting', 'end']) client.on(event, update);
+    // A fresh connection starts trusted; the heartbeat decides again within a second.
+    client.on('ready', () => {
+      this.hung = false;
+      update();
+    });
+    if (mockRunId === undefined) {
+      // An open socket is not a working Redis: a hung server or a silent network
+      // keeps the connection 'ready' while every command times out. A PING each
+      // second turns that into `healthy === false`, so lookups skip the cache
+      // instead of waiting out commandTimeout, and /health says degraded.
+      this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
+      this.heartbeat.unref();
+    }
     // Without a listener ioredis logs every failed reconnect; the failure reaches
     // callers through their rejected commands and through `healthy`.
     client.on('error', (err: Error) => {
@@ -119,10 +137,26 @@ export class RedisConnection {
     return new RedisConnection(url, client, undefined);
   }
 
-  /** True while the connection is ready (status 'ready'); an in-process one is ready until closed. */
+  /** True while the connection is ready and answering; an in-process one is ready until closed. */
   get healthy(): boolean {
     if (this.closed) return false;
-    return this.inProcess || this.client.status === 'ready';
+    return this.inProcess || (this.client.status === 'ready' && !this.hung);
+  }
+
+  private beat(): void {
+    if (this.closed || this.client.status !== 'ready') return;
+    this.client.ping().then(
+      () => {
+        this.hung = false;
+        this.emitIfChanged();
+      },
+      (err: unknown) => {
+        if (this.client.status !== 'ready') return; // a plain disconnect: status already says so
+        this.hung = true;
+        this.lastErrorValue = err instanceof Error ? err : new Error(String(err));
+        this.emitIfChanged();
+      },
+    );
   }
 
   /** The most recent connection error, for the health report. */
@@ -174,6 +208,7 @@ export class RedisConnection {
   /** QUIT, falling back to cutting the connection after a timeout; stops reconnecting. Safe to call twice. */
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
     const wasReady = this.client.status === 'ready' || this.inProcess;
     this.closed = true;
     this.emitIfChanged();

@@ -1,0 +1,153 @@
+/**
+ * The first start imports PRODUCTS_FILE (1,000,000 ids). `kill -9` it twice:
+ * once while the import transaction is being written (the WAL is growing but
+ * nothing is committed), once right after the commit while the filter is being
+ * filled. The database must hold all or nothing after each crash, and the
+ * next start must end with every id found and /bloom/stats items == 1,000,000.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { idsNotFound } from '../helpers/bulk-lookup.js';
+import { inspectDatabase } from '../helpers/products-db.js';
+import { spreadSample, writeProductsFile } from '../helpers/products-file.js';
+import { parseSamples } from '../helpers/prometheus-text.js';
+import { SHARED_REDIS_URL, deleteNamespaceKeys, uniqueNamespace } from '../helpers/redis-namespace.js';
+import { ServerProcess, sleep } from '../helpers/server-process.js';
+
+const IDS = 1_000_000;
+const SAMPLE = 2_000;
+/** How long after the import transaction is seen open crash 1 comes (the transaction takes seconds). */
+const KILL_INTO_IMPORT_MS = 700;
+const START_TIMEOUT_MS = 120_000;
+
+/** Ids in scattered index order, as real SKUs would be. */
+function importedId(i: number): string {
+  return `IMP-${(Math.imul(i, 0x9e3779b1) >>> 0).toString(16).padStart(8, '0')}-${i}`;
+}
+
+describe('kill -9 during the first import', () => {
+  const namespace = uniqueNamespace('import');
+  let redis: Redis;
+  let server: ServerProcess;
+
+  beforeAll(() => {
+    redis = new Redis(SHARED_REDIS_URL);
+    server = new ServerProcess({ redisUrl: SHARED_REDIS_URL, namespace, env: { BLOOM_CAPACITY: '1000000' } });
+    writeProductsFile(join(server.dir, 'products.txt'), IDS, importedId);
+  });
+
+  afterAll(async () => {
+    await server?.dispose();
+    await deleteNamespaceKeys(redis, namespace);
+    await redis.quit();
+  });
+
+  /**
+   * The committed product count as another reader sees it (WAL readers never
+   * block the writer); -1 before the schema exists. Only touches the file once
+   * it is in WAL mode (the -wal exists), so it never races the service's
+   * journal_mode switch.
+   */
+  function committedCount(): number {
+    if (!existsSync(`${server.dbPath}-wal`)) return -1;
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(server.dbPath, { readonly: true, fileMustExist: true });
+      return (db.prepare('SELECT product_count FROM products_meta WHERE k = 0').pluck().get() as number | undefined) ?? -1;
+    } catch {
+      return -1;
+    } finally {
+      db?.close();
+    }
+  }
+
+  /** True while another connection holds the write lock (the import transaction): BEGIN IMMEDIATE gets SQLITE_BUSY. */
+  function writeTransactionOpen(): boolean {
+    if (!existsSync(`${server.dbPath}-wal`)) return false;
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(server.dbPath, { fileMustExist: true, timeout: 0 });
+      db.exec('BEGIN IMMEDIATE');
+      db.exec('ROLLBACK');
+      return false;
+    } catch (err) {
+      return (err as { code?: string }).code?.startsWith('SQLITE_BUSY') === true;
+    } finally {
+      db?.close();
+    }
+  }
+
+  function walBytes(): number {
+    try {
+      return statSync(`${server.dbPath}-wal`).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  async function until(what: string, timeoutMs: number, check: () => boolean): Promise<number> {
+    const started = performance.now();
+    while (!check()) {
+      if (!server.isRunning) throw new Error(`the server exited while waiting for ${what}; log tail:\n${server.tail()}`);
+      if (performance.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}; log tail:\n${server.tail()}`);
+      await sleep(10);
+    }
+    return Math.round(performance.now() - started);
+  }
+
+  it('holds all or nothing after each crash, and the next start finds every id', { timeout: 300_000 }, async () => {
+    const started = performance.now();
+    await server.start({ PRODUCTS_FILE: join(server.dir, 'products.txt') });
+
+    // Crash 1: mid-transaction, a seeded moment after the write lock is first seen held by an empty table.
+    const openMs = await until('the import transaction to be open', START_TIMEOUT_MS, () => writeTransactionOpen() && committedCount() === 0);
+    await sleep(KILL_INTO_IMPORT_MS);
+    const stillOpen = writeTransactionOpen();
+    await server.kill9();
+    const afterFirst = inspectDatabase(server.dbPath);
+    console.log(
+      `[import-kill] crash 1: import transaction open at ${openMs} ms after spawn, killed ${KILL_INTO_IMPORT_MS} ms later ` +
+        `(still open: ${stillOpen}, WAL ${walBytes()} bytes): database holds ${afterFirst.rows} rows`,
+    );
+    expect([0, IDS], 'all or nothing after a crash mid-import').toContain(afterFirst.rows);
+    expect(afterFirst.metaCount ?? 0).toBe(afterFirst.rows);
+
+    // Crash 2: right after the commit, while the filter is filled (before /health is 200).
+    await server.start();
+    let healthyBeforeKill = false;
+    const commitMs = await until('the import to commit', START_TIMEOUT_MS, () => committedCount() === IDS);
+    try {
+      healthyBeforeKill = (await server.health(200)).status === 200;
+    } catch {
+      // Not listening yet: the usual case.
+    }
+    await server.kill9();
+    const afterSecond = inspectDatabase(server.dbPath);
+    console.log(`[import-kill] crash 2 ${commitMs} ms after spawn, just after the commit (healthy already: ${healthyBeforeKill}): database holds ${afterSecond.rows} rows`);
+    expect(afterSecond.rows).toBe(IDS);
+    expect(afterSecond.metaCount).toBe(IDS);
+
+    // The start that finishes the job.
+    await server.start();
+    const readyMs = await server.waitHealthy(START_TIMEOUT_MS);
+    const stats = await server.stats();
+    const loads = parseSamples(await server.metrics()).filter((s) => s.name === 'bloomgate_filter_loads_total' && s.value > 0);
+    console.log(
+      `[import-kill] third start healthy in ${Math.round(readyMs)} ms (loads: ${loads.map((s) => `${s.labels['source']}=${s.value}`).join(', ')}); ` +
+        `whole test so far ${Math.round(performance.now() - started)} ms`,
+    );
+    expect(stats.items).toBe(IDS);
+    const sample = spreadSample(IDS, SAMPLE).map(importedId);
+    expect(await idsNotFound(server, sample), 'false negatives after the crashed imports').toEqual([]);
+    // And the filter is not simply saying yes: ids never imported are 404.
+    const absent = await Promise.all(['IMP-absent-1', 'IMP-absent-2', 'IMP-absent-3'].map((id) => server.getProduct(id)));
+    expect(absent.map((r) => r.status)).toEqual([404, 404, 404]);
+
+    expect(await server.exitAfterSigterm()).toEqual({ code: 0, signal: null });
+    const final = inspectDatabase(server.dbPath);
+    expect(final.rows).toBe(IDS);
+  });
+});

@@ -100,10 +100,10 @@ describe.each([
 
   it('answers 404 for unknown routes and 405 with Allow for wrong methods', async () => {
     expect(await svc.get('/nope')).toMatchObject({ status: 404, body: { error: 'route_not_found' } });
-    const wrong = await svc.request('/products/x', { method: 'DELETE' });
+    const wrong = await svc.request('/products/x', { method: 'PUT', body: '{}' });
     expect(wrong.status).toBe(405);
     expect(wrong.body.error).toBe('method_not_allowed');
-    expect(wrong.headers.get('allow')).toBe('GET');
+    expect(wrong.headers.get('allow')).toBe('GET, DELETE');
     expect((await svc.request('/health', { method: 'POST', body: '{}' })).status).toBe(405);
   });
 

@@ -203,6 +203,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       pending_full: snapshot.pendingFull,
       last_bytes: snapshot.lastBytes,
       last_duration_ms: snapshot.lastDurationMs,
+      last_stall_ms: snapshot.lastStallMs,
       saves: snapshot.saves,
       failures: snapshot.failures,
       last_error: snapshot.lastError,

@@ -47,6 +47,8 @@ export interface SnapshotState {
   readonly lastWatermark: number | null;
   readonly lastBytes: number;
   readonly lastDurationMs: number | null;
+  /** The synchronous part of the last save (copy + checksums): how long it held the event loop. */
+  readonly lastStallMs: number | null;
   readonly saves: number;
   readonly failures: number;
   readonly lastError: string | null;
@@ -70,7 +72,7 @@ export class Snapshotter {
   #closed = false;
   #runId: string | undefined;
   #unsubscribe: (() => void) | undefined;
-  #state = { lastSavedAt: null as number | null, lastWatermark: null as number | null, lastBytes: 0, lastDurationMs: null as number | null, saves: 0, failures: 0, lastError: null as string | null };
+  #state = { lastSavedAt: null as number | null, lastWatermark: null as number | null, lastBytes: 0, lastDurationMs: null as number | null, lastStallMs: null as number | null, saves: 0, failures: 0, lastError: null as string | null };
 
   constructor(options: SnapshotterOptions) {
     this.#o = options;
@@ -158,7 +160,7 @@ export class Snapshotter {
       this.#needFull = false;
       this.#backoffMs = 0;
       const ms = performance.now() - started;
-      Object.assign(this.#state, { lastSavedAt: this.#now(), lastWatermark: wm, lastBytes: bytes, lastDurationMs: ms, saves: this.#state.saves + 1, lastError: null });
+      Object.assign(this.#state, { lastSavedAt: this.#now(), lastWatermark: wm, lastBytes: bytes, lastDurationMs: ms, lastStallMs: encodeMs, saves: this.#state.saves + 1, lastError: null });
       metrics.snapshotDuration.observe(ms / 1000);
       metrics.snapshotBytes.inc(bytes);
       metrics.snapshotLastSuccess.set(this.#now() / 1000);

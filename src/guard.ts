@@ -23,8 +23,7 @@ import type { LookupCounters } from './metrics/lookup-counters.js';
 import type { ProductCache } from './store/product-cache.js';
 import type { Product, ProductStore } from './store/products.js';
 import type { RedisConnection } from './store/redis-connection.js';
-import type { UnconfirmedCreates } from './unconfirmed-creates.js';
-import type { UnconfirmedDeletes } from './unconfirmed-deletes.js';
+import type { UnconfirmedCacheWrites } from './unconfirmed-cache-writes.js';
 
 export type LookupOutcome =
   | { readonly found: true; readonly product: Product; readonly source: 'cache' | 'database' }
@@ -36,15 +35,14 @@ export interface LookupGuardOptions {
   readonly redis: RedisConnection;
   readonly products: ProductStore;
   readonly counters: LookupCounters;
-  readonly unconfirmed: UnconfirmedCreates;
+  /** Ids whose cache entry may be stale until a create's or delete's write lands (see unconfirmed-cache-writes.ts). */
+  readonly unconfirmed: UnconfirmedCacheWrites;
   readonly logger: Logger;
   /**
    * LOOKUP_PATH=pool: the filter check goes to the worker pool, micro-batched
    * (see src/filter/micro-batcher.ts). Unset: the main thread reads the bits.
    */
   readonly poolCheck?: (id: string) => Promise<boolean>;
-  /** Deleted ids whose cached product Redis may still hold (see unconfirmed-deletes.ts). */
-  readonly unconfirmedDeletes?: UnconfirmedDeletes;
   /** The false-negative audit: sees every filter rejection, checks a sample later. */
   readonly audit?: { sample(id: string): void };
 }
@@ -98,12 +96,12 @@ export class LookupGuard {
 
   async #resolveOnce(id: string): Promise<LookupOutcome> {
     const { cache, redis, products, counters, unconfirmed } = this.#o;
-    if (redis.healthy) {
+    // While a create's or delete's cache write is unconfirmed, the entry may be stale: ask the database.
+    if (redis.healthy && !unconfirmed.has(id)) {
       try {
         const cached = await cache.get(id);
-        if (cached.kind === 'product' && this.#o.unconfirmedDeletes?.has(id) !== true) return { found: true, product: cached.product, source: 'cache' };
-        // A marker for an id we created but could not yet clear in Redis is stale.
-        if (cached.kind === 'absent' && !unconfirmed.has(id)) return { found: false, source: 'negative_cache' };
+        if (cached.kind === 'product') return { found: true, product: cached.product, source: 'cache' };
+        if (cached.kind === 'absent') return { found: false, source: 'negative_cache' };
       } catch {
         counters.cacheErrors++;
       }

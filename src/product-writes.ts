@@ -9,7 +9,7 @@
  * A crash between 1 and 4 leaves a committed row that the next start adds back
  * (replay above the watermark, or a rebuild), so the database and the filter
  * never disagree after a restart. The negative-cache marker an id may have is
- * replaced by the product in Redis, best effort (see unconfirmed-creates.ts).
+ * replaced by the product in Redis, best effort (see unconfirmed-cache-writes.ts).
  *
  * During an online rebuild every add goes to both filters (see
  * src/filter/active-filter.ts). The generations are read in the same tick as
@@ -29,8 +29,7 @@ import type { Watermark } from './persistence/watermark.js';
 import type { ProductCache } from './store/product-cache.js';
 import type { Product, ProductStore } from './store/products.js';
 import type { RedisConnection } from './store/redis-connection.js';
-import type { UnconfirmedCreates } from './unconfirmed-creates.js';
-import type { UnconfirmedDeletes } from './unconfirmed-deletes.js';
+import type { CacheWrite, UnconfirmedCacheWrites } from './unconfirmed-cache-writes.js';
 
 export interface ProductWriterOptions {
   readonly products: ProductStore;
@@ -39,8 +38,7 @@ export interface ProductWriterOptions {
   readonly redis: RedisConnection;
   readonly watermark: Watermark;
   readonly snapshotter: Snapshotter;
-  readonly unconfirmed: UnconfirmedCreates;
-  readonly unconfirmedDeletes: UnconfirmedDeletes;
+  readonly unconfirmed: UnconfirmedCacheWrites;
   readonly logger: Logger;
 }
 
@@ -64,10 +62,9 @@ export class ProductWriter {
     const { active } = this.#o;
     active.add(product.id);
     active.filter.addItems(1);
-    this.#o.unconfirmedDeletes.confirm(product.id); // the new product replaces any pending marker
     watermark.applied(rowid);
     snapshotter.notifyWrite();
-    this.#replaceMarker(product);
+    this.#writeCache(product.id, { kind: 'product', product });
     return product;
   }
 
@@ -86,11 +83,10 @@ export class ProductWriter {
       const packed = packIds(ids);
       await Promise.all(generations.map((g) => this.#addBatch(g, packed, ids)));
       generations[0]!.filter.addItems(created.length);
-      for (const id of ids) this.#o.unconfirmedDeletes.confirm(id);
       watermark.endPending(token);
       snapshotter.notifyWrite();
       const byId = new Map(batch.map((p) => [p.id, p]));
-      for (const id of ids) this.#replaceMarker(byId.get(id)!);
+      for (const id of ids) this.#writeCache(id, { kind: 'product', product: byId.get(id)! });
     }
     return { created: created.length, conflicts };
   }
@@ -110,46 +106,38 @@ export class ProductWriter {
    * stale in every filter, and replaces its cache entry with a negative marker.
    */
   delete(id: string): void {
-    const { products, active, cache, unconfirmed, unconfirmedDeletes } = this.#o;
+    const { products, active } = this.#o;
     if (!products.delete(id)) throw new ProductNotFoundError(id);
     active.addStale(1);
     active.filter.addItems(-1); // items = database rows; the bits stay (stale)
-    // A create's pending cache write must not bring the product back.
-    unconfirmed.confirm(id);
-    unconfirmedDeletes.track(id);
-    cache.markAbsent(id).then(
-      () => unconfirmedDeletes.confirm(id),
-      () => undefined, // kept unconfirmed; retryUnconfirmed() runs when Redis is back
+    // Replaces a create's pending write too: it must not bring the product back.
+    this.#writeCache(id, { kind: 'absent' });
+  }
+
+  /** Sends a cache write that must land; until Redis confirms it, lookups of the id bypass the cache. */
+  #writeCache(id: string, write: CacheWrite): void {
+    const { unconfirmed } = this.#o;
+    unconfirmed.track(id, write);
+    this.#send(id, write).then(
+      () => unconfirmed.confirm(id, write),
+      () => undefined, // stays pending; retryUnconfirmed() re-sends it when Redis is back
     );
   }
 
-  /** Overwrites any negative marker with the product; until Redis confirms, lookups distrust the marker. */
-  #replaceMarker(product: Product): void {
-    const { cache, unconfirmed } = this.#o;
-    unconfirmed.track(product);
-    cache.setProduct(product).then(
-      () => unconfirmed.confirm(product.id),
-      () => undefined, // kept unconfirmed; retryUnconfirmed() runs when Redis is back
-    );
+  #send(id: string, write: CacheWrite): Promise<void> {
+    return write.kind === 'product' ? this.#o.cache.setProduct(write.product) : this.#o.cache.markAbsent(id);
   }
 
   /** Re-sends the cache writes that failed while Redis was away. */
   async retryUnconfirmed(): Promise<void> {
-    const { cache, unconfirmed, unconfirmedDeletes } = this.#o;
-    const pending = [...unconfirmed.pending()];
-    await Promise.all([
-      ...pending.map((p) =>
-        cache.setProduct(p).then(
-          () => unconfirmed.confirm(p.id),
+    const { unconfirmed } = this.#o;
+    await Promise.all(
+      unconfirmed.entries().map(([id, write]) =>
+        this.#send(id, write).then(
+          () => unconfirmed.confirm(id, write),
           () => undefined,
         ),
       ),
-      ...unconfirmedDeletes.pending().map((id) =>
-        cache.markAbsent(id).then(
-          () => unconfirmedDeletes.confirm(id),
-          () => undefined,
-        ),
-      ),
-    ]);
+    );
   }
 }

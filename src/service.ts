@@ -44,8 +44,7 @@ import { ProductCache } from './store/product-cache.js';
 import { ProductStore } from './store/products.js';
 import { RedisConnection } from './store/redis-connection.js';
 import { SnapshotStore } from './store/snapshot-store.js';
-import { UnconfirmedCreates } from './unconfirmed-creates.js';
-import { UnconfirmedDeletes } from './unconfirmed-deletes.js';
+import { UnconfirmedCacheWrites } from './unconfirmed-cache-writes.js';
 
 export interface Service {
   readonly port: number;
@@ -103,8 +102,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     intervalMs: config.snapshotIntervalMs,
     origin: (wm) => snapshotOrigin(products, wm),
   });
-  const unconfirmed = new UnconfirmedCreates();
-  const unconfirmedDeletes = new UnconfirmedDeletes();
+  const unconfirmed = new UnconfirmedCacheWrites();
   const batcher = config.lookupPath === 'pool' ? new MicroBatcher((packed) => active.pool.checkPacked(packed)) : undefined;
   const audit = new FalseNegativeAudit({
     sampleEvery: config.auditSampleEvery,
@@ -121,12 +119,11 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     products,
     counters: metrics.lookups,
     unconfirmed,
-    unconfirmedDeletes,
     audit,
     logger,
     ...(batcher === undefined ? {} : { poolCheck: (id: string) => batcher.check(id) }),
   });
-  const writer = new ProductWriter({ products, active, cache, redis, watermark, snapshotter, unconfirmed, unconfirmedDeletes, logger });
+  const writer = new ProductWriter({ products, active, cache, redis, watermark, snapshotter, unconfirmed, logger });
   const lookups = metrics.lookups;
   const observedFpr = new ObservedFpr({
     read: () => ({ falsePositives: lookups.dbMiss + lookups.negativeCacheHit, rejections: lookups.bloomRejected }),

@@ -8,7 +8,7 @@ import { LookupCounters } from '../src/metrics/lookup-counters.js';
 import type { CacheLookup, ProductCache } from '../src/store/product-cache.js';
 import { ProductStore } from '../src/store/products.js';
 import type { RedisConnection } from '../src/store/redis-connection.js';
-import { UnconfirmedCreates } from '../src/unconfirmed-creates.js';
+import { UnconfirmedCacheWrites } from '../src/unconfirmed-cache-writes.js';
 import { createFilter } from './helpers/filter-fixtures.js';
 
 /** A cache whose reads stay pending until the test releases them. */
@@ -44,7 +44,7 @@ describe('LookupGuard', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function guardWith(cache: ProductCache, redis = healthyRedis, unconfirmed = new UnconfirmedCreates()) {
+  function guardWith(cache: ProductCache, redis = healthyRedis, unconfirmed = new UnconfirmedCacheWrites()) {
     const filter = createFilter(1000);
     filter.add('hot');
     filter.add('ghost'); // in the filter, not in the database: a false positive
@@ -85,14 +85,19 @@ describe('LookupGuard', () => {
     expect(counters.dbMiss).toBe(1);
   });
 
-  it('ignores a negative marker for an id this process created but could not yet clear in Redis', async () => {
-    const unconfirmed = new UnconfirmedCreates();
-    unconfirmed.track({ id: 'hot', name: 'Hot', price: 1 });
-    const { cache, release } = gatedCache({ kind: 'absent' });
+  it('asks the database, not the cache, while a create or delete has an unconfirmed cache write', async () => {
+    const unconfirmed = new UnconfirmedCacheWrites();
+    const write = unconfirmed.track('hot', { kind: 'product', product: { id: 'hot', name: 'Hot', price: 1 } });
+    const { cache, calls } = gatedCache({ kind: 'absent' }); // a stale marker the create could not replace
     const { guard } = guardWith(cache, healthyRedis, unconfirmed);
-    const pending = guard.resolve('hot');
-    release();
-    expect(await pending).toMatchObject({ found: true, source: 'database' });
+    expect(await guard.resolve('hot')).toMatchObject({ found: true, source: 'database' });
+    expect(calls.get).toBe(0);
+    // A newer write replaces the pending one; confirming the old one does not end the bypass.
+    const newer = unconfirmed.track('hot', { kind: 'absent' });
+    unconfirmed.confirm('hot', write);
+    expect(unconfirmed.has('hot')).toBe(true);
+    unconfirmed.confirm('hot', newer);
+    expect(unconfirmed.has('hot')).toBe(false);
   });
 
   it('goes straight to the database while Redis is down', async () => {

@@ -20,7 +20,7 @@ import { RebuildInProgressError } from './errors.js';
 import { FalseNegativeAudit } from './false-negative-audit.js';
 import { ActiveFilter } from './filter/active-filter.js';
 import { BloomFilter } from './filter/bloom-filter.js';
-import { HASH_ID, seedFingerprint } from './filter/hash.js';
+import { seedFingerprint } from './filter/hash.js';
 import { packIds } from './filter/id-batch.js';
 import { allocateFilterBuffer, createLayout } from './filter/layout.js';
 import { MicroBatcher } from './filter/micro-batcher.js';
@@ -37,6 +37,7 @@ import { Metrics } from './metrics/registry.js';
 import { loadFilter, type LoadReport } from './persistence/filter-loader.js';
 import { snapshotOrigin } from './persistence/snapshot-origin.js';
 import { Snapshotter } from './persistence/snapshotter.js';
+import { StatusReport } from './status-report.js';
 import { Watermark } from './persistence/watermark.js';
 import { ProductWriter } from './product-writes.js';
 import { RebuildTriggers } from './rebuild-triggers.js';
@@ -178,34 +179,19 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     audit: () => audit,
   });
 
-  const rebuildJson = () => {
-    const r = rebuilder.state;
-    return {
-      running: r.running,
-      progress: r.progress,
-      scanned_rows: r.scannedRows,
-      total_rows: r.totalRows,
-      current: r.current,
-      last: r.last,
-      completed: r.completed,
-      failed: r.failed,
-    };
-  };
-  const snapshotJson = () => {
-    const snapshot = snapshotter.state;
-    return {
-      last_saved_at: snapshot.lastSavedAt === null ? null : new Date(snapshot.lastSavedAt).toISOString(),
-      watermark: snapshot.lastWatermark,
-      dirty_shards: snapshot.dirtyShards,
-      pending_full: snapshot.pendingFull,
-      last_bytes: snapshot.lastBytes,
-      last_duration_ms: snapshot.lastDurationMs,
-      last_stall_ms: snapshot.lastStallMs,
-      saves: snapshot.saves,
-      failures: snapshot.failures,
-      last_error: snapshot.lastError,
-    };
-  };
+  const report = new StatusReport({
+    config,
+    active,
+    redis,
+    snapshotter,
+    rebuilder,
+    observedFpr,
+    audit,
+    seedFingerprint: fingerprint,
+    startedAt,
+    phase: () => phase,
+    load: () => load,
+  });
 
   const http = new HttpServer({
     phase: () => phase,
@@ -214,71 +200,14 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     checkIds: (ids) => active.pool.checkPacked(packIds(ids)),
     metrics,
     logger,
-    health: () => {
-      if (phase === 'starting') return { status: 503, body: { status: 'starting' } };
-      if (phase === 'draining') return { status: 503, body: { status: 'draining' } };
-      return {
-        status: 200,
-        body: {
-          status: redis.healthy ? 'ok' : 'degraded',
-          redis: redis.healthy ? 'up' : 'down',
-          filter: 'loaded',
-          items: active.filter.items,
-          uptime_s: Math.round((Date.now() - startedAt) / 1000),
-        },
-      };
-    },
-    bloomStats: () => {
-      const { filter: f } = active;
-      const p = f.layout.params;
-      const items = f.items;
-      const observedWindow = observedFpr.window();
-      const observedTotal = observedFpr.total();
-      return {
-        capacity: p.capacity,
-        target_fpr: p.targetFpr,
-        bits: p.totalBits,
-        nominal_bits: p.nominalBits,
-        hashes: p.hashes,
-        shards: p.shards,
-        shard_bits: p.shardBits,
-        hash_id: HASH_ID,
-        items,
-        stale_items: f.stale,
-        fill_ratio: f.countSetBits() / p.totalBits,
-        estimated_fpr: estimateFpr(p.totalBits, p.hashes, items),
-        observed_fpr: {
-          window: observedWindow.rate,
-          window_s: observedFpr.windowS,
-          window_false_positives: observedWindow.falsePositives,
-          window_rejections: observedWindow.rejections,
-          total: observedTotal.rate,
-        },
-        false_negatives: audit.falseNegatives,
-        audit_checks: audit.checks,
-        memory_bytes: f.buffer.byteLength,
-        namespace: config.namespace,
-        lookup_path: config.lookupPath,
-        workers: config.workers,
-        rebuild: rebuildJson(),
-        snapshot: snapshotJson(),
-        load: load === undefined ? null : { source: load.source, ms: load.ms, replayed: load.replayed, refused: load.refused ?? null },
-      };
-    },
+    health: () => report.health(),
+    bloomStats: () => report.bloomStats(),
     adminAuth,
     startRebuild: () => {
       if (!rebuilder.start('manual', 'POST /admin/rebuild')) throw new RebuildInProgressError();
-      return { started: true, rebuild: rebuildJson() };
+      return { started: true, rebuild: report.rebuild() };
     },
-    adminStatus: () => ({
-      phase,
-      rebuild: rebuildJson(),
-      last_trigger: rebuilder.state.current ?? rebuilder.last,
-      snapshot: snapshotJson(),
-      seed_fingerprint: fingerprint,
-      filter: { items: active.filter.items, stale_items: active.filter.stale, capacity: active.filter.layout.params.capacity },
-      audit: { sample_every: config.auditSampleEvery, checks: audit.checks, false_negatives: audit.falseNegatives, queued: audit.queued, dropped: audit.dropped },
-    }),
+    adminStatus: () => report.adminStatus(),
     statusPage: STATUS_PAGE_HTML,
   });
   const port = await http.listen(config.host, config.port);

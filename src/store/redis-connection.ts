@@ -34,6 +34,8 @@ const MAX_RECONNECT_DELAY_MS = 2_000;
 // How long close() lets QUIT finish before cutting the socket.
 /** How often a real connection PINGs to tell a hung Redis from a working one. */
 const HEARTBEAT_MS = 1000;
+/** Consecutive failed PINGs before Redis counts as hung (so detection takes about 2-3 s). */
+const HUNG_AFTER_MISSED_BEATS = 2;
 const QUIT_TIMEOUT_MS = 1_000;
 
 // ioredis-mock is CommonJS; its module object carries the class as `default` too.
@@ -63,6 +65,7 @@ export class RedisConnection {
   private lastErrorValue: Error | undefined;
   /** Set when a heartbeat PING timed out on an open connection: Redis hangs (or the network does). */
   private hung = false;
+  private missedBeats = 0;
   private heartbeat: NodeJS.Timeout | undefined;
 
   private constructor(url: string, client: Redis, mockRunId: string | undefined) {
@@ -76,6 +79,7 @@ export class RedisConnection {
     // A fresh connection starts trusted; the heartbeat decides again within a second.
     client.on('ready', () => {
       this.hung = false;
+      this.missedBeats = 0;
       update();
     });
     if (mockRunId === undefined) {
@@ -147,11 +151,14 @@ export class RedisConnection {
     if (this.closed || this.client.status !== 'ready') return;
     this.client.ping().then(
       () => {
+        this.missedBeats = 0;
         this.hung = false;
         this.emitIfChanged();
       },
       (err: unknown) => {
         if (this.client.status !== 'ready') return; // a plain disconnect: status already says so
+        // One late PING can be a busy event loop; two in a row is a Redis that does not answer.
+        if (++this.missedBeats < HUNG_AFTER_MISSED_BEATS) return;
         this.hung = true;
         this.lastErrorValue = err instanceof Error ? err : new Error(String(err));
         this.emitIfChanged();

@@ -47,8 +47,12 @@ export interface BatchCreateResult {
   readonly conflicts: readonly string[];
 }
 
+/** Delay before re-sending cache writes that failed. */
+const RETRY_MS = 1000;
+
 export class ProductWriter {
   readonly #o: ProductWriterOptions;
+  #retryTimer: NodeJS.Timeout | undefined;
 
   constructor(options: ProductWriterOptions) {
     this.#o = options;
@@ -120,7 +124,7 @@ export class ProductWriter {
     unconfirmed.track(id, write);
     this.#send(id, write).then(
       () => unconfirmed.confirm(id, write),
-      () => undefined, // stays pending; retryUnconfirmed() re-sends it when Redis is back
+      () => this.#scheduleRetry(), // stays pending (lookups bypass the cache) until a retry lands
     );
   }
 
@@ -128,16 +132,37 @@ export class ProductWriter {
     return write.kind === 'product' ? this.#o.cache.setProduct(write.product) : this.#o.cache.markAbsent(id);
   }
 
-  /** Re-sends the cache writes that failed while Redis was away. */
+  /**
+   * A failed write is re-sent a second later, and again until it lands: a
+   * command can time out while Redis stays "healthy", and an id must not
+   * bypass the cache forever. (Redis coming back also retries at once.)
+   */
+  #scheduleRetry(): void {
+    if (this.#retryTimer !== undefined) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      if (this.#o.redis.healthy) void this.retryUnconfirmed();
+      else this.#scheduleRetry();
+    }, RETRY_MS);
+    this.#retryTimer.unref();
+  }
+
+  /** Re-sends the cache writes that have not landed. */
   async retryUnconfirmed(): Promise<void> {
     const { unconfirmed } = this.#o;
     await Promise.all(
       unconfirmed.entries().map(([id, write]) =>
         this.#send(id, write).then(
           () => unconfirmed.confirm(id, write),
-          () => undefined,
+          () => this.#scheduleRetry(),
         ),
       ),
     );
+  }
+
+  /** Stops retrying (shutdown). */
+  close(): void {
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
   }
 }

@@ -240,6 +240,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       await http.close(config.shutdownTimeoutMs);
       triggers.close();
       audit.close();
+      writer.close();
       clearInterval(fprTimer);
       await rebuilder.close();
       await snapshotter.close();

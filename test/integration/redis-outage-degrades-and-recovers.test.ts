@@ -146,12 +146,18 @@ async function healthStatus(server: ServerProcess): Promise<{ code: number; stat
   return { code: res.status, status: (res.body as { status?: unknown } | undefined)?.status, body: res.body };
 }
 
-/** A GET of `id` answered from the cache (the first GET may fill it). */
+/**
+ * A GET of `id` answered from the cache within a few tries: the first GET may
+ * fill it, and right after a create the lookup bypasses the cache until Redis
+ * confirms the create's own cache write.
+ */
 async function servedFromCache(server: ServerProcess, id: string): Promise<boolean> {
-  const first = await server.getProduct(id);
-  if (first.status !== 200) return false;
-  const second = await server.getProduct(id);
-  return second.status === 200 && (second.body as { source?: unknown }).source === 'cache';
+  for (let attempt = 0; attempt < 40; attempt++) {
+    const res = await server.getProduct(id);
+    if (res.status === 200 && (res.body as { source?: unknown }).source === 'cache') return true;
+    await sleep(50);
+  }
+  return false;
 }
 
 async function seed(server: ServerProcess, prefix: string): Promise<string[]> {

@@ -457,7 +457,7 @@ async function main(): Promise<void> {
     out.push(`| in-process loop ids/s (1 thread, BloomFilter.has) | ${fmtInt(median(loop))} | | | | |`);
     out.push(`| for context | ${REDISBLOOM_QUOTE} | | | | |`);
     out.push('');
-    for (const [name, server] of servers) {
+    for (const server of servers.values()) {
       out.push(`- ${server.name}: healthy ${fmtInt(server.readyMs)} ms after spawn (tsx compile included), RSS ${fmtInt(rssMb(server.pid))} MB at the end`);
     }
     for (const name of ['inline', 'pool'] as const) {

@@ -15,7 +15,7 @@
  */
 import uWS from 'uWebSockets.js';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
-import { BloomgateError, InvalidBodyError, MethodNotAllowedError, RouteNotFoundError, ShuttingDownError, StartingError } from '../errors.js';
+import { BloomgateError, MethodNotAllowedError, RouteNotFoundError, ShuttingDownError, StartingError } from '../errors.js';
 import type { LookupGuard, LookupOutcome } from '../guard.js';
 import type { Logger } from '../logger.js';
 import { HttpRoute, type Metrics } from '../metrics/registry.js';

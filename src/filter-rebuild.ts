@@ -30,11 +30,11 @@
  */
 import { BloomFilter } from './filter/bloom-filter.js';
 import type { ActiveFilter } from './filter/active-filter.js';
-import { PackedIdWriter } from './filter/id-batch.js';
 import { allocateFilterBuffer, createLayout } from './filter/layout.js';
 import { FilterPool } from './filter/pool.js';
 import { computeFilterParams, MAX_CAPACITY } from './filter/sizing.js';
 import type { Logger } from './logger.js';
+import { addRowsThroughPool } from './persistence/add-rows.js';
 import type { Metrics } from './metrics/registry.js';
 import type { ProductStore } from './store/products.js';
 
@@ -167,18 +167,16 @@ export class FilterRebuilder {
   }
 
   async #scan(pool: FilterPool): Promise<void> {
-    const inFlight: Promise<number>[] = [];
-    for (const { ids } of this.#o.products.idsAfter(0, this.#o.chunkIds ?? DEFAULT_CHUNK_IDS)) {
-      if (this.#closed) throw new Error('service closing');
-      const writer = new PackedIdWriter();
-      for (const id of ids) writer.append(id);
-      inFlight.push(pool.addPacked(writer.finish()));
-      this.#scanned += ids.length;
-      if (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
-      // Let the requests queued behind this page run before reading the next.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-    await Promise.all(inFlight);
+    await addRowsThroughPool(this.#o.products, pool, 0, {
+      pageIds: this.#o.chunkIds ?? DEFAULT_CHUNK_IDS,
+      maxInFlight: MAX_IN_FLIGHT,
+      afterPage: async (ids) => {
+        this.#scanned += ids;
+        if (this.#closed) throw new Error('service closing');
+        // Let the requests queued behind this page run before reading the next.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      },
+    });
   }
 
   #finish(started: number, ok: boolean, err: unknown, items: number | null = null): void {

@@ -14,7 +14,7 @@
  * the source of truth.
  */
 import type { BloomFilter } from '../filter/bloom-filter.js';
-import { PackedIdWriter } from '../filter/id-batch.js';
+import { packIds } from '../filter/id-batch.js';
 import type { FilterPool } from '../filter/pool.js';
 import { decodeSnapshot } from '../filter/snapshot-codec.js';
 import type { Logger } from '../logger.js';
@@ -23,6 +23,7 @@ import { importProductsFile } from '../store/product-import.js';
 import type { ProductStore } from '../store/products.js';
 import type { RedisConnection } from '../store/redis-connection.js';
 import type { SnapshotStore } from '../store/snapshot-store.js';
+import { addRowsThroughPool } from './add-rows.js';
 import { originMismatch } from './snapshot-origin.js';
 
 export type LoadSource = 'import' | 'snapshot' | 'rebuild';
@@ -50,10 +51,9 @@ export interface FilterLoaderOptions {
   readonly logger: Logger;
 }
 
-/** Rows per chunk streamed to the pool; a few chunks stay in flight so reading and hashing overlap. */
-const CHUNK_IDS = 32_768;
-/** Below this many rows, replaying on the main thread beats a pool round trip. */
-const INLINE_REPLAY_MAX = 50_000;
+/** Rows per page streamed to the pool, and how many pages may wait for the workers at once. */
+const PAGE_IDS = 32_768;
+const MAX_PAGES_IN_FLIGHT = 8;
 
 export async function loadFilter(o: FilterLoaderOptions): Promise<LoadReport> {
   const started = performance.now();
@@ -72,9 +72,7 @@ async function importIfEmpty(o: FilterLoaderOptions): Promise<Omit<LoadReport, '
   if (o.products.count() > 0) return null;
   const inFlight: Promise<number>[] = [];
   const result = await importProductsFile(o.products, o.productsFile, (ids) => {
-    const writer = new PackedIdWriter();
-    for (const id of ids) writer.append(id);
-    inFlight.push(o.pool.addPacked(writer.finish()));
+    inFlight.push(o.pool.addPacked(packIds(ids)));
   });
   await Promise.all(inFlight);
   if (result === null) return null;
@@ -118,23 +116,7 @@ async function rebuild(o: FilterLoaderOptions): Promise<Omit<LoadReport, 'ms' | 
   return { source: 'rebuild', replayed: 0 };
 }
 
-/** Adds every row with rowid > afterRowid: inline when few, through the pool when many. */
-async function addRows(o: FilterLoaderOptions, afterRowid: number): Promise<number> {
-  let added = 0;
-  const inFlight: Promise<number>[] = [];
-  for (const { ids } of o.products.idsAfter(afterRowid, CHUNK_IDS)) {
-    added += ids.length;
-    if (added <= INLINE_REPLAY_MAX && inFlight.length === 0 && ids.length < CHUNK_IDS) {
-      // The whole tail fits in one short chunk: hashing it here is cheaper than a thread hop.
-      for (const id of ids) o.filter.add(id);
-      continue;
-    }
-    const writer = new PackedIdWriter();
-    for (const id of ids) writer.append(id);
-    inFlight.push(o.pool.addPacked(writer.finish()));
-    // Bound memory: at most a few chunks queued behind the workers.
-    if (inFlight.length >= 8) await inFlight.shift();
-  }
-  await Promise.all(inFlight);
-  return added;
+/** Adds every row with rowid > afterRowid: inline when they fit one short page, through the pool otherwise. */
+function addRows(o: FilterLoaderOptions, afterRowid: number): Promise<number> {
+  return addRowsThroughPool(o.products, o.pool, afterRowid, { pageIds: PAGE_IDS, maxInFlight: MAX_PAGES_IN_FLIGHT, inlineFilter: o.filter });
 }

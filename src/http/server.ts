@@ -85,12 +85,12 @@ export class HttpServer {
   #register(): void {
     const app = this.#app;
     app.get('/products/:id', (res, req) => this.#getProduct(res, req));
-    app.post('/products', (res, req) => this.#withBody(res, req, HttpRoute.createProduct, MAX_BODY_BYTES, true, (body) => this.#createProduct(body)));
+    app.post('/products', (res, req) => this.#withBody(res, req, HttpRoute.createProduct, MAX_BODY_BYTES, (body) => this.#createProduct(body)));
     app.post('/products/batch', (res, req) =>
-      this.#withBody(res, req, HttpRoute.createBatch, MAX_BATCH_BODY_BYTES, true, (body) => this.#createBatch(body)),
+      this.#withBody(res, req, HttpRoute.createBatch, MAX_BATCH_BODY_BYTES, (body) => this.#createBatch(body)),
     );
     app.post('/bloom/check', (res, req) =>
-      this.#withBody(res, req, HttpRoute.bloomCheck, MAX_BATCH_BODY_BYTES, true, (body) => this.#bloomCheck(body)),
+      this.#withBody(res, req, HttpRoute.bloomCheck, MAX_BATCH_BODY_BYTES, (body) => this.#bloomCheck(body)),
     );
     app.get('/bloom/stats', (res) => this.#sync(res, HttpRoute.bloomStats, true, () => ({ status: 200, body: JSON.stringify(this.#api.bloomStats()) })));
     app.get('/stats', (res) => this.#sync(res, HttpRoute.stats, false, () => ({ status: 200, body: JSON.stringify(this.#api.metrics.lookups) })));
@@ -141,9 +141,9 @@ export class HttpServer {
    */
   #getProduct(res: HttpResponse, req: HttpRequest): void {
     const started = performance.now();
-    const phase = this.#api.phase();
-    if (phase !== 'ready') {
-      this.#fail(res, HttpRoute.getProduct, started, phase === 'starting' ? new StartingError() : new ShuttingDownError());
+    const notReady = this.#notReady();
+    if (notReady !== undefined) {
+      this.#fail(res, HttpRoute.getProduct, started, notReady);
       return;
     }
     let id: string;
@@ -201,19 +201,25 @@ export class HttpServer {
     return { status: 200, body: json + ']}' };
   }
 
+  /** Why product and admin routes cannot answer now (503), or undefined when ready. */
+  #notReady(): StartingError | ShuttingDownError | undefined {
+    const phase = this.#api.phase();
+    if (phase === 'ready') return undefined;
+    return phase === 'starting' ? new StartingError() : new ShuttingDownError();
+  }
+
   /** Routes with a JSON body: read it, parse, run the handler, answer. */
   #withBody(
     res: HttpResponse,
     req: HttpRequest,
     route: number,
     limit: number,
-    needsReady: boolean,
     handle: (body: unknown) => { status: number; body: string } | Promise<{ status: number; body: string }>,
   ): void {
     const started = performance.now();
-    const phase = this.#api.phase();
-    if (needsReady && phase !== 'ready') {
-      this.#fail(res, route, started, phase === 'starting' ? new StartingError() : new ShuttingDownError());
+    const notReady = this.#notReady();
+    if (notReady !== undefined) {
+      this.#fail(res, route, started, notReady);
       return;
     }
     // Bodies are parsed as JSON whatever the Content-Type says (curl -d sends a form type);
@@ -250,8 +256,8 @@ export class HttpServer {
     const started = performance.now();
     try {
       this.#api.adminAuth.check(authorization);
-      const phase = this.#api.phase();
-      if (phase !== 'ready') throw phase === 'starting' ? new StartingError() : new ShuttingDownError();
+      const notReady = this.#notReady();
+      if (notReady !== undefined) throw notReady;
       const { status, body } = handle();
       if (status === 204) res.writeStatus(statusLine(204)).end();
       else writeJson(res, status, body);

@@ -15,7 +15,7 @@ import { BloomFilter } from '../src/filter/bloom-filter.js';
 import { allocateFilterBuffer, createLayout } from '../src/filter/layout.js';
 import { FilterPool } from '../src/filter/pool.js';
 import { computeFilterParams } from '../src/filter/sizing.js';
-import { FilterRebuilder } from '../src/filter-rebuild.js';
+import { FilterRebuilder } from '../src/upkeep/online-rebuild.js';
 import { createLogger } from '../src/logger.js';
 import { Metrics } from '../src/metrics/registry.js';
 import { ProductStore } from '../src/store/products.js';

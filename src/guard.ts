@@ -23,7 +23,7 @@ import type { LookupCounters } from './metrics/lookup-counters.js';
 import type { ProductCache } from './store/product-cache.js';
 import type { Product, ProductStore } from './store/products.js';
 import type { RedisConnection } from './store/redis-connection.js';
-import type { UnconfirmedCacheWrites } from './unconfirmed-cache-writes.js';
+import type { UnconfirmedCacheWrites } from './store/unconfirmed-cache-writes.js';
 
 export type LookupOutcome =
   | { readonly found: true; readonly product: Product; readonly source: 'cache' | 'database' }
@@ -35,7 +35,7 @@ export interface LookupGuardOptions {
   readonly redis: RedisConnection;
   readonly products: ProductStore;
   readonly counters: LookupCounters;
-  /** Ids whose cache entry may be stale until a create's or delete's write lands (see unconfirmed-cache-writes.ts). */
+  /** Ids whose cache entry may be stale until a create's or delete's write lands (see store/unconfirmed-cache-writes.ts). */
   readonly unconfirmed: UnconfirmedCacheWrites;
   readonly logger: Logger;
   /**

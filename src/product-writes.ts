@@ -9,7 +9,7 @@
  * A crash between 1 and 4 leaves a committed row that the next start adds back
  * (replay above the watermark, or a rebuild), so the database and the filter
  * never disagree after a restart. The negative-cache marker an id may have is
- * replaced by the product in Redis, best effort (see unconfirmed-cache-writes.ts).
+ * replaced by the product in Redis, best effort (see store/unconfirmed-cache-writes.ts).
  *
  * During an online rebuild every add goes to both filters (see
  * src/filter/active-filter.ts). The generations are read in the same tick as
@@ -29,7 +29,7 @@ import type { Watermark } from './persistence/watermark.js';
 import type { ProductCache } from './store/product-cache.js';
 import type { Product, ProductStore } from './store/products.js';
 import type { RedisConnection } from './store/redis-connection.js';
-import type { CacheWrite, UnconfirmedCacheWrites } from './unconfirmed-cache-writes.js';
+import type { CacheWrite, UnconfirmedCacheWrites } from './store/unconfirmed-cache-writes.js';
 
 export interface ProductWriterOptions {
   readonly products: ProductStore;

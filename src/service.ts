@@ -4,7 +4,7 @@
  * reverse order of opening.
  *
  * After the start-up load, everything reads the filter and its pool through
- * one ActiveFilter, so an online rebuild (src/filter-rebuild.ts) can swap both.
+ * one ActiveFilter, so an online rebuild (src/upkeep/online-rebuild.ts) can swap both.
  *
  * Kept apart from src/index.ts (signals, exit codes) so tests can run a whole
  * service in-process.
@@ -17,7 +17,7 @@
 import { randomInt } from 'node:crypto';
 import type { Config } from './config.js';
 import { RebuildInProgressError } from './errors.js';
-import { FalseNegativeAudit } from './false-negative-audit.js';
+import { FalseNegativeAudit } from './upkeep/false-negative-audit.js';
 import { ActiveFilter } from './filter/active-filter.js';
 import { BloomFilter } from './filter/bloom-filter.js';
 import { seedFingerprint } from './filter/hash.js';
@@ -26,7 +26,7 @@ import { allocateFilterBuffer, createLayout } from './filter/layout.js';
 import { MicroBatcher } from './filter/micro-batcher.js';
 import { FilterPool } from './filter/pool.js';
 import { computeFilterParams, estimateFpr } from './filter/sizing.js';
-import { CAPACITY_SETTING, FilterRebuilder } from './filter-rebuild.js';
+import { CAPACITY_SETTING, FilterRebuilder } from './upkeep/online-rebuild.js';
 import { LookupGuard } from './guard.js';
 import { AdminAuth } from './http/admin-auth.js';
 import { HttpServer, type Phase } from './http/server.js';
@@ -37,15 +37,15 @@ import { Metrics } from './metrics/registry.js';
 import { loadFilter, type LoadReport } from './persistence/filter-loader.js';
 import { snapshotOrigin } from './persistence/snapshot-origin.js';
 import { Snapshotter } from './persistence/snapshotter.js';
-import { StatusReport } from './status-report.js';
+import { StatusReport } from './http/status-report.js';
 import { Watermark } from './persistence/watermark.js';
 import { ProductWriter } from './product-writes.js';
-import { RebuildTriggers } from './rebuild-triggers.js';
+import { RebuildTriggers } from './upkeep/rebuild-triggers.js';
 import { ProductCache } from './store/product-cache.js';
 import { ProductStore } from './store/products.js';
 import { RedisConnection } from './store/redis-connection.js';
 import { SnapshotStore } from './store/snapshot-store.js';
-import { UnconfirmedCacheWrites } from './unconfirmed-cache-writes.js';
+import { UnconfirmedCacheWrites } from './store/unconfirmed-cache-writes.js';
 
 export interface Service {
   readonly port: number;

@@ -8,7 +8,7 @@ import { LookupCounters } from '../src/metrics/lookup-counters.js';
 import type { CacheLookup, ProductCache } from '../src/store/product-cache.js';
 import { ProductStore } from '../src/store/products.js';
 import type { RedisConnection } from '../src/store/redis-connection.js';
-import { UnconfirmedCacheWrites } from '../src/unconfirmed-cache-writes.js';
+import { UnconfirmedCacheWrites } from '../src/store/unconfirmed-cache-writes.js';
 import { createFilter } from './helpers/filter-fixtures.js';
 
 /** A cache whose reads stay pending until the test releases them. */

@@ -12,7 +12,7 @@ import { ProductWriter } from '../src/product-writes.js';
 import type { ProductCache } from '../src/store/product-cache.js';
 import { ProductStore } from '../src/store/products.js';
 import type { RedisConnection } from '../src/store/redis-connection.js';
-import { UnconfirmedCacheWrites } from '../src/unconfirmed-cache-writes.js';
+import { UnconfirmedCacheWrites } from '../src/store/unconfirmed-cache-writes.js';
 import { createFilter } from './helpers/filter-fixtures.js';
 import { waitFor } from './helpers/wait-for.js';
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { BloomFilter } from '../src/filter/bloom-filter.js';
-import { grownCapacity, type RebuildRecord } from '../src/filter-rebuild.js';
-import { allocateFilterBuffer, createLayout } from '../src/filter/layout.js';
-import { computeFilterParams } from '../src/filter/sizing.js';
-import type { FprReading } from '../src/metrics/observed-fpr.js';
-import { COOLDOWN_MS, RebuildTriggers } from '../src/rebuild-triggers.js';
+import { BloomFilter } from '../../src/filter/bloom-filter.js';
+import { grownCapacity, type RebuildRecord } from '../../src/upkeep/online-rebuild.js';
+import { allocateFilterBuffer, createLayout } from '../../src/filter/layout.js';
+import { computeFilterParams } from '../../src/filter/sizing.js';
+import type { FprReading } from '../../src/metrics/observed-fpr.js';
+import { COOLDOWN_MS, RebuildTriggers } from '../../src/upkeep/rebuild-triggers.js';
 
 function setup(capacity = 1000) {
   const layout = createLayout(computeFilterParams(capacity, 0.01, 4), 42);

@@ -28,15 +28,15 @@
  *   rebuilder.start('manual');      // false when one is already running
  *   await rebuilder.idle();
  */
-import { BloomFilter } from './filter/bloom-filter.js';
-import type { ActiveFilter } from './filter/active-filter.js';
-import { allocateFilterBuffer, createLayout } from './filter/layout.js';
-import { FilterPool } from './filter/pool.js';
-import { computeFilterParams, MAX_CAPACITY } from './filter/sizing.js';
-import type { Logger } from './logger.js';
-import { addRowsThroughPool } from './persistence/add-rows.js';
-import type { Metrics } from './metrics/registry.js';
-import type { ProductStore } from './store/products.js';
+import { BloomFilter } from '../filter/bloom-filter.js';
+import type { ActiveFilter } from '../filter/active-filter.js';
+import { allocateFilterBuffer, createLayout } from '../filter/layout.js';
+import { FilterPool } from '../filter/pool.js';
+import { computeFilterParams, MAX_CAPACITY } from '../filter/sizing.js';
+import type { Logger } from '../logger.js';
+import { addRowsThroughPool } from '../persistence/add-rows.js';
+import type { Metrics } from '../metrics/registry.js';
+import type { ProductStore } from '../store/products.js';
 
 /** Why a rebuild ran (the label of bloomgate_rebuild_triggers_total). */
 export type RebuildReason = 'manual' | 'stale' | 'capacity' | 'fpr';

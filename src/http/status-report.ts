@@ -7,17 +7,17 @@
  *   const report = new StatusReport({ config, active, redis, ... });
  *   const { status, body } = report.health();
  */
-import type { Config } from './config.js';
-import type { FalseNegativeAudit } from './false-negative-audit.js';
-import type { ActiveFilter } from './filter/active-filter.js';
-import type { FilterRebuilder } from './filter-rebuild.js';
-import { HASH_ID } from './filter/hash.js';
-import { estimateFpr } from './filter/sizing.js';
-import type { Phase } from './http/server.js';
-import type { ObservedFpr } from './metrics/observed-fpr.js';
-import type { LoadReport } from './persistence/filter-loader.js';
-import type { Snapshotter } from './persistence/snapshotter.js';
-import type { RedisConnection } from './store/redis-connection.js';
+import type { Config } from '../config.js';
+import type { FalseNegativeAudit } from '../upkeep/false-negative-audit.js';
+import type { ActiveFilter } from '../filter/active-filter.js';
+import type { FilterRebuilder } from '../upkeep/online-rebuild.js';
+import { HASH_ID } from '../filter/hash.js';
+import { estimateFpr } from '../filter/sizing.js';
+import type { Phase } from './server.js';
+import type { ObservedFpr } from '../metrics/observed-fpr.js';
+import type { LoadReport } from '../persistence/filter-loader.js';
+import type { Snapshotter } from '../persistence/snapshotter.js';
+import type { RedisConnection } from '../store/redis-connection.js';
 
 export interface StatusReportOptions {
   readonly config: Config;

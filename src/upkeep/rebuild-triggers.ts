@@ -16,9 +16,9 @@
  *   const triggers = new RebuildTriggers({ rebuilder, filter: () => active.filter, fpr, staleRatio: 0.1, logger });
  *   triggers.start();
  */
-import type { BloomFilter } from './filter/bloom-filter.js';
-import type { FilterRebuilder, RebuildReason } from './filter-rebuild.js';
-import type { ObservedFpr } from './metrics/observed-fpr.js';
+import type { BloomFilter } from '../filter/bloom-filter.js';
+import type { FilterRebuilder, RebuildReason } from './online-rebuild.js';
+import type { ObservedFpr } from '../metrics/observed-fpr.js';
 
 /** The window must hold this many absent-id lookups before its rate is trusted. */
 export const MIN_FPR_SAMPLES = 1000;

@@ -14,7 +14,7 @@
  *   audit.start();
  *   if (filterRejected) audit.sample(id);
  */
-import type { Logger } from './logger.js';
+import type { Logger } from '../logger.js';
 
 export interface FalseNegativeAuditOptions {
   /** Check one rejection in this many; 0 turns the audit off. */

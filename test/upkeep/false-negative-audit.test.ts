@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FalseNegativeAudit } from '../src/false-negative-audit.js';
-import { createLogger } from '../src/logger.js';
+import { FalseNegativeAudit } from '../../src/upkeep/false-negative-audit.js';
+import { createLogger } from '../../src/logger.js';
 
 function setup(sampleEvery: number, inDatabase: Set<string>, inFilter = new Set<string>()) {
   const lines: string[] = [];

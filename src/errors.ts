@@ -115,6 +115,17 @@ export class RebuildInProgressError extends BloomgateError {
   }
 }
 
+/**
+ * The database did not answer within DATABASE_TIMEOUT_MS, or refused the
+ * connection. A lookup that needed it gets this, never a 404 (that would tell
+ * a client an existing product does not exist); a create acknowledges nothing.
+ */
+export class DatabaseUnavailableError extends BloomgateError {
+  constructor(detail: string) {
+    super('database_unavailable', 503, `the database is unavailable: ${detail}`);
+  }
+}
+
 /** The catch-all for bugs; its message is never sent to the client. */
 export class InternalError extends BloomgateError {
   constructor() {

@@ -69,6 +69,15 @@ export interface ProductStore {
   /** The id of the row with the greatest position below `position` (a snapshot's origin check), if any. */
   lastIdBefore(position: Position): Promise<string | undefined>;
 
+  /**
+   * The first-start import of PRODUCTS_FILE: ids already validated and
+   * de-duplicated by the caller, stored as `Product <id>` at price 0, in ONE
+   * transaction (all or nothing; SQLite: one write transaction, PostgreSQL: COPY).
+   * Imports nothing and returns null when the table is not empty (checked inside
+   * the transaction, so two starting processes import once).
+   */
+  importIds(ids: readonly string[]): Promise<{ readonly imported: number } | null>;
+
   /** This database's identity: a random UUID made on first use and kept in the database (so in its backups too). */
   databaseId(): Promise<string>;
   setting(key: string): Promise<string | undefined>;

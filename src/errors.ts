@@ -126,6 +126,13 @@ export class DatabaseUnavailableError extends BloomgateError {
   }
 }
 
+/** Another live bloomgate process serves this database and namespace (thrown at start). */
+export class InstanceLockedError extends BloomgateError {
+  constructor(detail: string) {
+    super('instance_locked', 500, `another bloomgate process already serves this database and namespace (${detail}); refusing to start`);
+  }
+}
+
 /** The catch-all for bugs; its message is never sent to the client. */
 export class InternalError extends BloomgateError {
   constructor() {

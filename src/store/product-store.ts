@@ -85,5 +85,16 @@ export interface ProductStore {
   initSetting(key: string, value: string): Promise<string>;
   putSetting(key: string, value: string): Promise<void>;
 
+  /**
+   * Claims this database + namespace for this process until close(); rejects
+   * with InstanceLockedError when another live process holds it. Two processes
+   * with separate filters on one database disagree (a create through one is
+   * rejected by the other) until the cluster protocol makes that safe, so the
+   * second must refuse to start rather than serve. A holder that died (kill -9)
+   * must not block a restart: SQLite checks the holder's pid on this host,
+   * PostgreSQL uses a session advisory lock that dies with its connection.
+   */
+  lockInstance(namespace: string): Promise<void>;
+
   close(): Promise<void>;
 }

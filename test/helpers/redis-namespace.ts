@@ -1,5 +1,6 @@
 /**
- * Test isolation on the Redis shared by every test (127.0.0.1:6379): each test
+ * Test isolation on the Redis shared by every test (the run's Redis, see
+ * test/helpers/test-services.ts): each test
  * takes its own namespace and deletes only that namespace's keys afterwards.
  * Never FLUSHALL the shared server; use test/helpers/private-redis.ts for that.
  *
@@ -9,9 +10,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { testRedisUrl } from './test-services.js';
 
-/** The shared Redis every non-destructive test may use. */
-export const SHARED_REDIS_URL = 'redis://127.0.0.1:6379';
+/** The shared Redis every non-destructive test may use (TEST_REDIS_URL, set by test/global-setup.ts). */
+export const SHARED_REDIS_URL = testRedisUrl();
 
 /** A namespace no other test (or run) uses; valid for BLOOM_STATE_NAMESPACE. */
 export function uniqueNamespace(prefix = 'test'): string {

@@ -1,10 +1,10 @@
 /**
- * Validating JSON request bodies. Every problem is reported (by field, and by
+ * Validating JSON request bodies (a product's rule is src/product.ts). Every problem is reported (by field, and by
  * index in batches) in one 400, and nothing of a rejected request is written.
  */
 import { InvalidBodyError, PayloadTooLargeError } from '../errors.js';
 import { idProblem } from '../store/product-id.js';
-import type { Product } from '../store/products.js';
+import { productProblems, toProduct, type Product } from '../product.js';
 
 /** Most ids in one POST /bloom/check and products in one POST /products/batch. */
 export const MAX_BATCH_ITEMS = 10_000;
@@ -13,22 +13,6 @@ const MAX_DETAILS = 20;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Problems with one product, each prefixed with `where` (e.g. `products[3].`). */
-function productProblems(value: unknown, where: string): string[] {
-  if (!isObject(value)) return [`${where || 'body'} must be an object with id, name and price`];
-  const problems: string[] = [];
-  const { id, name, price } = value;
-  if (typeof id !== 'string') problems.push(`${where}id must be a string`);
-  else {
-    const problem = idProblem(id);
-    if (problem !== null) problems.push(`${where}${problem}`);
-  }
-  if (typeof name !== 'string' || name.length === 0) problems.push(`${where}name must be a non-empty string`);
-  else if (name.length > 1024) problems.push(`${where}name must be at most 1024 characters`);
-  if (typeof price !== 'number' || !Number.isFinite(price) || price < 0) problems.push(`${where}price must be a number >= 0`);
-  return problems;
 }
 
 function fail(problems: string[]): never {
@@ -40,8 +24,7 @@ function fail(problems: string[]): never {
 export function parseProduct(body: unknown): Product {
   const problems = productProblems(body, '');
   if (problems.length > 0) fail(problems);
-  const { id, name, price } = body as { id: string; name: string; price: number };
-  return { id, name, price };
+  return toProduct(body as Product);
 }
 
 function batchArray(body: unknown, field: string): unknown[] {
@@ -59,10 +42,7 @@ export function parseProductBatch(body: unknown): Product[] {
   const problems: string[] = [];
   items.forEach((item, i) => problems.push(...productProblems(item, `products[${i}].`)));
   if (problems.length > 0) fail(problems);
-  return items.map((item) => {
-    const { id, name, price } = item as Product;
-    return { id, name, price };
-  });
+  return items.map((item) => toProduct(item as Product));
 }
 
 export function parseIdBatch(body: unknown): string[] {

@@ -22,11 +22,9 @@
  *   const created = await store.insert({ id: 'SKU-1', name: 'Lamp', price: 9.5 }); // { id, position } or null
  *   for await (const ids of store.idsFrom(watermark, 10_000)) filter.addAll(ids);
  */
-export interface Product {
-  readonly id: string;
-  readonly name: string;
-  readonly price: number;
-}
+import type { Product } from '../product.js';
+
+export type { Product } from '../product.js';
 
 export interface StoredProduct extends Product {
   /** When the row was inserted, in ms since the epoch. */

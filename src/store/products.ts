@@ -31,14 +31,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { InvalidBodyError, InvalidIdError } from '../errors.js';
-import { idProblem } from './product-id.js';
+import type { Product } from '../product.js';
 
-export interface Product {
-  readonly id: string;
-  readonly name: string;
-  readonly price: number;
-}
+export type { Product } from '../product.js';
 
 export interface StoredProduct extends Product {
   readonly rowid: number;
@@ -90,20 +85,6 @@ interface ProductRow {
   name: string;
   price: number;
   created_at: number;
-}
-
-/** Throws a coded error naming what is wrong; `where` prefixes batch positions. */
-function checkProduct(product: Product, where = ''): void {
-  // Runtime checks despite the types: the values come from JSON bodies and files.
-  if (typeof product !== 'object' || product === null) throw new InvalidBodyError(`${where}product must be an object`);
-  if (typeof product.id !== 'string') throw new InvalidIdError(`${where}id must be a string`);
-  const problem = idProblem(product.id);
-  if (problem !== null) throw new InvalidIdError(where + problem);
-  if (typeof product.name !== 'string') throw new InvalidBodyError(`${where}name must be a string`, [`${where}name`]);
-  // SQLite would store NaN as NULL and fail the NOT NULL constraint mid-batch.
-  if (typeof product.price !== 'number' || !Number.isFinite(product.price)) {
-    throw new InvalidBodyError(`${where}price must be a finite number`, [`${where}price`]);
-  }
 }
 
 export class ProductStore {
@@ -197,18 +178,15 @@ export class ProductStore {
 
   /** Inserts one product; returns its rowid, or null if the id exists (no throw for the conflict). */
   insert(product: Product): number | null {
-    checkProduct(product);
     const info = this.insertStmt.run(product.id, product.name, product.price, Date.now());
     return info.changes === 1 ? Number(info.lastInsertRowid) : null;
   }
 
   /**
    * One transaction for all; existing ids (and duplicates inside the batch after
-   * the first) go to conflicts. Every product is validated first, so a bad one
-   * throws before anything is written.
+   * the first) go to conflicts. Callers validate first (src/product.ts).
    */
   insertMany(products: readonly Product[]): BatchInsertResult {
-    products.forEach((p, i) => checkProduct(p, `products[${i}].`));
     return this.insertAll(products);
   }
 

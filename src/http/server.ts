@@ -1,7 +1,8 @@
 /**
- * The HTTP front end on uWebSockets.js: routing, request copying, response
- * writing and per-request metrics. It holds no business logic: every route
- * calls one method of the service (`HttpApi`).
+ * The HTTP front end on uWebSockets.js: it registers the route table
+ * (src/http/routes.ts), copies requests, writes responses and records each
+ * request's duration. It holds no business logic: every route calls the
+ * service through `HttpApi`.
  *
  * uWS rules followed throughout: everything needed from `req` is copied
  * synchronously in the handler (req is invalid after it returns); `onAborted`
@@ -16,122 +17,62 @@
 import uWS from 'uWebSockets.js';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { BloomgateError, MethodNotAllowedError, RouteNotFoundError, ShuttingDownError, StartingError } from '../errors.js';
-import type { LookupGuard, LookupOutcome } from '../guard.js';
-import type { Logger } from '../logger.js';
-import { HttpRoute, type Metrics } from '../metrics/registry.js';
-import type { ProductWriter } from '../product-writes.js';
-import type { AdminAuth } from './admin-auth.js';
-import { parseIdBatch, parseProduct, parseProductBatch } from './bodies.js';
+import type { LookupOutcome } from '../guard.js';
+import type { RequestHistogram } from '../metrics/request-histogram.js';
+import type { HttpApi } from './http-api.js';
 import { decodeIdParam } from './product-id-param.js';
 import { readBody, parseJson } from './request-body.js';
+import { ROUTES, UNMATCHED_LABEL, allowedMethods, type Needs, type Route, type RouteHandler, type RouteResult } from './routes.js';
 import { errorJson, statusLine, writeError, writeJson } from './respond.js';
 
-export type Phase = 'starting' | 'ready' | 'draining';
-
-/** What the HTTP layer needs from the service. */
-export interface HttpApi {
-  readonly phase: () => Phase;
-  readonly guard: LookupGuard;
-  readonly writer: ProductWriter;
-  /** One byte per id, 1 = may exist (the worker pool). */
-  readonly checkIds: (ids: readonly string[]) => Promise<Uint8Array>;
-  readonly metrics: Metrics;
-  readonly health: () => { readonly status: number; readonly body: object };
-  readonly bloomStats: () => object;
-  readonly logger: Logger;
-  readonly adminAuth: AdminAuth;
-  /** Starts an online rebuild; throws RebuildInProgressError when one runs. */
-  readonly startRebuild: () => object;
-  readonly adminStatus: () => object;
-  /** The self-contained HTML of GET /. */
-  readonly statusPage: string;
-}
-
-/** A single product's JSON is tiny; 64 KiB leaves room and stops floods of garbage. */
-export const MAX_BODY_BYTES = 64 * 1024;
-/** 10,000 products or ids of up to 256 bytes each, as JSON. */
-export const MAX_BATCH_BODY_BYTES = 8 * 1024 * 1024;
-
-/** The routes and their methods, for 405 answers that list what is allowed. */
-const ROUTES: readonly { pattern: string; methods: readonly string[] }[] = [
-  { pattern: '/products/batch', methods: ['POST'] },
-  { pattern: '/products/:id', methods: ['GET', 'DELETE'] },
-  { pattern: '/products', methods: ['POST'] },
-  { pattern: '/bloom/check', methods: ['POST'] },
-  { pattern: '/bloom/stats', methods: ['GET'] },
-  { pattern: '/health', methods: ['GET'] },
-  { pattern: '/metrics', methods: ['GET'] },
-  { pattern: '/stats', methods: ['GET'] },
-  { pattern: '/admin/rebuild', methods: ['POST'] },
-  { pattern: '/admin/status', methods: ['GET'] },
-  { pattern: '/', methods: ['GET'] },
-];
+export type { HttpApi, Phase } from './http-api.js';
+export { MAX_BATCH_BODY_BYTES, MAX_BODY_BYTES } from './routes.js';
 
 const JSON_TYPE = 'application/json';
+
+/** Writes an answer after an await: returns the status to record. */
+type Writer = (res: HttpResponse) => number;
+/** Settles a tracked request: writes corked unless the client is gone, then records the duration. */
+type Done = (write: Writer, started: number) => void;
 
 export class HttpServer {
   readonly #api: HttpApi;
   readonly #app: TemplatedApp;
+  readonly #histogram: RequestHistogram;
+  /** The histogram index of the lookup route, kept in a field for the hot path. */
+  #lookupRoute = -1;
   #listenSocket: us_listen_socket | undefined;
   #inFlight = 0;
   #drained: (() => void) | undefined;
 
   constructor(api: HttpApi) {
     this.#api = api;
+    this.#histogram = api.metrics.httpDuration;
     this.#app = uWS.App();
     this.#register();
   }
 
   #register(): void {
     const app = this.#app;
-    app.get('/products/:id', (res, req) => this.#getProduct(res, req));
-    app.post('/products', (res, req) => this.#withBody(res, req, HttpRoute.createProduct, MAX_BODY_BYTES, (body) => this.#createProduct(body)));
-    app.post('/products/batch', (res, req) =>
-      this.#withBody(res, req, HttpRoute.createBatch, MAX_BATCH_BODY_BYTES, (body) => this.#createBatch(body)),
-    );
-    app.post('/bloom/check', (res, req) =>
-      this.#withBody(res, req, HttpRoute.bloomCheck, MAX_BATCH_BODY_BYTES, (body) => this.#bloomCheck(body)),
-    );
-    app.get('/bloom/stats', (res) => this.#sync(res, HttpRoute.bloomStats, true, () => ({ status: 200, body: JSON.stringify(this.#api.bloomStats()) })));
-    app.get('/stats', (res) => this.#sync(res, HttpRoute.stats, false, () => ({ status: 200, body: JSON.stringify(this.#api.metrics.lookups) })));
-    app.get('/health', (res) =>
-      this.#sync(res, HttpRoute.health, false, () => {
-        const { status, body } = this.#api.health();
-        return { status, body: JSON.stringify(body) };
-      }),
-    );
-    app.get('/metrics', (res) => this.#metrics(res));
-    app.del('/products/:id', (res, req) => {
-      // Copied now: req is invalid after this handler returns.
-      const authorization = req.getHeader('authorization');
-      const raw = req.getParameter(0) ?? '';
-      this.#admin(res, authorization, HttpRoute.deleteProduct, () => {
-        this.#api.writer.delete(decodeIdParam(raw));
-        return { status: 204, body: '' };
-      });
-    });
-    app.post('/admin/rebuild', (res, req) => {
-      const authorization = req.getHeader('authorization');
-      this.#admin(res, authorization, HttpRoute.adminRebuild, () => ({ status: 202, body: JSON.stringify(this.#api.startRebuild()) }));
-    });
-    app.get('/admin/status', (res, req) => {
-      const authorization = req.getHeader('authorization');
-      this.#admin(res, authorization, HttpRoute.adminStatus, () => ({ status: 200, body: JSON.stringify(this.#api.adminStatus()) }));
-    });
-    app.get('/', (res) => {
-      const started = performance.now();
-      res.writeStatus('200 OK').writeHeader('Content-Type', 'text/html; charset=utf-8').writeHeader('Cache-Control', 'no-store').end(this.#api.statusPage);
-      this.#api.metrics.httpDuration.observe(HttpRoute.statusPage, 200, (performance.now() - started) / 1000);
-    });
+    for (const route of ROUTES) {
+      // Registering the labels here keeps metrics/ free of any knowledge of routes.
+      const index = this.#histogram.route(route.label);
+      if (route.handle === 'lookup') this.#lookupRoute = index;
+      const serve = route.handle === 'lookup' ? (res: HttpResponse, req: HttpRequest) => this.#getProduct(res, req) : this.#bind(route, route.handle, index);
+      if (route.method === 'GET') app.get(route.pattern, serve);
+      else if (route.method === 'POST') app.post(route.pattern, serve);
+      else app.del(route.pattern, serve);
+    }
     // Known paths with another method: 405 with Allow. uWS prefers method routes over `any`.
-    for (const { pattern, methods } of ROUTES) {
+    const unmatched = this.#histogram.route(UNMATCHED_LABEL);
+    for (const [pattern, methods] of allowedMethods(ROUTES)) {
       app.any(pattern, (res, req) => {
         const method = req.getMethod().toUpperCase();
-        this.#fail(res, HttpRoute.unmatched, performance.now(), new MethodNotAllowedError(method, req.getUrl(), methods));
+        this.#fail(res, unmatched, performance.now(), new MethodNotAllowedError(method, req.getUrl(), methods));
       });
     }
     app.any('/*', (res, req) => {
-      this.#fail(res, HttpRoute.unmatched, performance.now(), new RouteNotFoundError(req.getMethod().toUpperCase(), req.getUrl()));
+      this.#fail(res, unmatched, performance.now(), new RouteNotFoundError(req.getMethod().toUpperCase(), req.getUrl()));
     });
   }
 
@@ -141,16 +82,17 @@ export class HttpServer {
    */
   #getProduct(res: HttpResponse, req: HttpRequest): void {
     const started = performance.now();
-    const notReady = this.#notReady();
+    const route = this.#lookupRoute;
+    const notReady = this.#refusal('ready');
     if (notReady !== undefined) {
-      this.#fail(res, HttpRoute.getProduct, started, notReady);
+      this.#fail(res, route, started, notReady);
       return;
     }
     let id: string;
     try {
       id = decodeIdParam(req.getParameter(0));
     } catch (err) {
-      this.#fail(res, HttpRoute.getProduct, started, err);
+      this.#fail(res, route, started, err);
       return;
     }
     const guard = this.#api.guard;
@@ -160,133 +102,93 @@ export class HttpServer {
     }
     if (guard.rejects(id)) {
       res.writeStatus('404 Not Found').writeHeader('Content-Type', JSON_TYPE).end(notFoundBody(id, 'bloom_filter'));
-      this.#api.metrics.httpDuration.observe(HttpRoute.getProduct, 404, (performance.now() - started) / 1000);
+      this.#histogram.observeSince(route, 404, started);
       return;
     }
-    const done = this.#track(res);
+    const done = this.#track(res, route);
     guard.resolve(id).then(
-      (outcome) => done((r) => writeOutcome(r, id, outcome), HttpRoute.getProduct, started),
-      (err: unknown) => done((r) => this.#writeFailure(r, err), HttpRoute.getProduct, started),
+      (outcome) => done((r) => writeOutcome(r, id, outcome), started),
+      (err: unknown) => done((r) => this.#writeFailure(r, err), started),
     );
   }
 
   /** LOOKUP_PATH=pool: the filter check itself is a (micro-batched) pool task. */
   #getProductViaPool(res: HttpResponse, id: string, started: number): void {
     const guard = this.#api.guard;
-    const done = this.#track(res);
+    const done = this.#track(res, this.#lookupRoute);
     guard
       .rejectsInPool(id)
-      .then((rejected) => (rejected ? ({ found: false, source: 'bloom_filter' } as const) : guard.resolve(id)))
+      .then((rejected): LookupOutcome | Promise<LookupOutcome> => (rejected ? { found: false, source: 'bloom_filter' } : guard.resolve(id)))
       .then(
-        (outcome) => done((r) => writeOutcome(r, id, outcome), HttpRoute.getProduct, started),
-        (err: unknown) => done((r) => this.#writeFailure(r, err), HttpRoute.getProduct, started),
+        (outcome) => done((r) => writeOutcome(r, id, outcome), started),
+        (err: unknown) => done((r) => this.#writeFailure(r, err), started),
       );
   }
 
-  #createProduct(body: unknown): { status: number; body: string } {
-    const product = this.#api.writer.create(parseProduct(body));
-    return { status: 201, body: JSON.stringify(product) };
+  /** The uWS handler of one table row: copies what the row needs from `req`, synchronously, then serves it. */
+  #bind(route: Route, handle: RouteHandler, index: number): (res: HttpResponse, req: HttpRequest) => void {
+    const hasParam = route.pattern.includes('/:');
+    const hasBody = route.bodyLimit !== undefined;
+    return (res, req) => {
+      const authorization = route.admin ? req.getHeader('authorization') : '';
+      const param = hasParam ? (req.getParameter(0) ?? '') : '';
+      const contentLength = hasBody ? req.getHeader('content-length') : '';
+      this.#serve(res, route, handle, index, authorization, param, contentLength);
+    };
   }
 
-  async #createBatch(body: unknown): Promise<{ status: number; body: string }> {
-    const result = await this.#api.writer.createBatch(parseProductBatch(body));
-    return { status: 200, body: JSON.stringify(result) };
-  }
-
-  async #bloomCheck(body: unknown): Promise<{ status: number; body: string }> {
-    const results = await this.#api.checkIds(parseIdBatch(body));
-    // Built by hand: 10,000 booleans as a string beat JSON.stringify of an array.
-    let json = '{"results":[';
-    for (let i = 0; i < results.length; i++) json += (i === 0 ? '' : ',') + (results[i] === 1 ? 'true' : 'false');
-    return { status: 200, body: json + ']}' };
-  }
-
-  /** Why product and admin routes cannot answer now (503), or undefined when ready. */
-  #notReady(): StartingError | ShuttingDownError | undefined {
-    const phase = this.#api.phase();
-    if (phase === 'ready') return undefined;
-    return phase === 'starting' ? new StartingError() : new ShuttingDownError();
-  }
-
-  /** Routes with a JSON body: read it, parse, run the handler, answer. */
-  #withBody(
-    res: HttpResponse,
-    req: HttpRequest,
-    route: number,
-    limit: number,
-    handle: (body: unknown) => { status: number; body: string } | Promise<{ status: number; body: string }>,
-  ): void {
+  /** Every route but the lookup, in the handler's tick: admin token, phase, then body or handler. */
+  #serve(res: HttpResponse, route: Route, handle: RouteHandler, index: number, authorization: string, param: string, contentLength: string): void {
     const started = performance.now();
-    const notReady = this.#notReady();
-    if (notReady !== undefined) {
-      this.#fail(res, route, started, notReady);
+    let answer: RouteResult | Promise<RouteResult>;
+    try {
+      if (route.admin) this.#api.adminAuth.check(authorization);
+      const refused = this.#refusal(route.needs);
+      if (refused !== undefined) throw refused;
+      if (route.bodyLimit !== undefined) {
+        // readBody registers onData now, synchronously; #track registers onAborted first.
+        const done = this.#track(res, index);
+        // Bodies are parsed as JSON whatever the Content-Type says (curl -d sends a form type);
+        // what is not JSON gets a 400 from parseJson.
+        readBody(res, contentLength, route.bodyLimit)
+          .then((raw) => handle(this.#api, { param, body: parseJson(raw) }))
+          .then(
+            (out) => done((r) => writeResult(r, out), started),
+            (err: unknown) => done((r) => this.#writeFailure(r, err), started),
+          );
+        return;
+      }
+      answer = handle(this.#api, { param, body: undefined });
+    } catch (err) {
+      this.#fail(res, index, started, err);
       return;
     }
-    // Bodies are parsed as JSON whatever the Content-Type says (curl -d sends a form type);
-    // what is not JSON gets a 400 from parseJson.
-    const contentLength = req.getHeader('content-length');
-    const done = this.#track(res);
-    readBody(res, contentLength, limit)
-      .then((raw) => handle(parseJson(raw)))
-      .then(
-        (out) =>
-          done((r) => {
-            writeJson(r, out.status, out.body);
-            return out.status;
-          }, route, started),
-        (err: unknown) => done((r) => this.#writeFailure(r, err), route, started),
+    if (answer instanceof Promise) {
+      const done = this.#track(res, index);
+      answer.then(
+        (out) => done((r) => writeResult(r, out), started),
+        (err: unknown) => done((r) => this.#writeFailure(r, err), started),
       );
-  }
-
-  /** Routes answered synchronously (stats, health). */
-  #sync(res: HttpResponse, route: number, needsReady: boolean, handle: () => { status: number; body: string }): void {
-    const started = performance.now();
-    try {
-      if (needsReady && this.#api.phase() === 'starting') throw new StartingError();
-      const { status, body } = handle();
-      writeJson(res, status, body);
-      this.#api.metrics.httpDuration.observe(route, status, (performance.now() - started) / 1000);
-    } catch (err) {
-      this.#fail(res, route, started, err);
+      return;
     }
+    this.#histogram.observeSince(index, writeResult(res, answer), started);
   }
 
-  /** Admin routes: token first (401/403), then the ready phase, then the handler. 204 has no body. */
-  #admin(res: HttpResponse, authorization: string, route: number, handle: () => { status: number; body: string }): void {
-    const started = performance.now();
-    try {
-      this.#api.adminAuth.check(authorization);
-      const notReady = this.#notReady();
-      if (notReady !== undefined) throw notReady;
-      const { status, body } = handle();
-      if (status === 204) res.writeStatus(statusLine(204)).end();
-      else writeJson(res, status, body);
-      this.#api.metrics.httpDuration.observe(route, status, (performance.now() - started) / 1000);
-    } catch (err) {
-      this.#fail(res, route, started, err);
-    }
-  }
-
-  #metrics(res: HttpResponse): void {
-    const started = performance.now();
-    const done = this.#track(res);
-    const registry = this.#api.metrics.registry;
-    registry.metrics().then(
-      (text) =>
-        done((r) => {
-          r.writeStatus('200 OK').writeHeader('Content-Type', registry.contentType).end(text);
-          return 200;
-        }, HttpRoute.metrics, started),
-      (err: unknown) => done((r) => this.#writeFailure(r, err), HttpRoute.metrics, started),
-    );
+  /** Why a route that needs `needs` cannot answer now (503), or undefined. */
+  #refusal(needs: Needs): StartingError | ShuttingDownError | undefined {
+    if (needs === 'nothing') return undefined;
+    const phase = this.#api.phase();
+    if (phase === 'ready') return undefined;
+    if (phase === 'starting') return new StartingError();
+    return needs === 'ready' ? new ShuttingDownError() : undefined;
   }
 
   /**
    * Registers onAborted (before any await) and counts the request as in flight.
    * The returned `done` writes the answer corked, unless the client is gone,
-   * and records the duration.
+   * and records the duration under `route`.
    */
-  #track(res: HttpResponse): (write: (res: HttpResponse) => number, route: number, started: number) => void {
+  #track(res: HttpResponse, route: number): Done {
     let aborted = false;
     let finished = false;
     this.#inFlight++;
@@ -300,14 +202,14 @@ export class HttpServer {
       aborted = true;
       finish();
     });
-    return (write, route, started) => {
+    return (write, started) => {
       if (aborted || finished) return;
       let status = 500;
       res.cork(() => {
         status = write(res);
       });
       finish();
-      this.#api.metrics.httpDuration.observe(route, status, (performance.now() - started) / 1000);
+      this.#histogram.observeSince(route, status, started);
     };
   }
 
@@ -319,8 +221,7 @@ export class HttpServer {
   }
 
   #fail(res: HttpResponse, route: number, started: number, err: unknown): void {
-    const status = this.#writeFailure(res, err);
-    this.#api.metrics.httpDuration.observe(route, status, (performance.now() - started) / 1000);
+    this.#histogram.observeSince(route, this.#writeFailure(res, err), started);
   }
 
   /** Resolves with the bound port (use port 0 for a free one). */
@@ -332,13 +233,10 @@ export class HttpServer {
           return;
         }
         this.#listenSocket = socket;
+        // The typings split listen and connection sockets; us_socket_local_port accepts both.
         resolve(uWS.us_socket_local_port(socket as unknown as uWS.us_socket));
       });
     });
-  }
-
-  get inFlight(): number {
-    return this.#inFlight;
   }
 
   /** Stops accepting connections, then waits (at most timeoutMs) for in-flight requests. */
@@ -358,6 +256,22 @@ export class HttpServer {
   }
 }
 
+/** Writes a handler's answer; 204 has no body. Returns the status. */
+function writeResult(res: HttpResponse, out: RouteResult): number {
+  if (out.status === 204) {
+    res.writeStatus(statusLine(204)).end();
+    return 204;
+  }
+  if (out.contentType === undefined && out.noStore !== true) {
+    writeJson(res, out.status, out.body);
+    return out.status;
+  }
+  res.writeStatus(statusLine(out.status)).writeHeader('Content-Type', out.contentType ?? JSON_TYPE);
+  if (out.noStore === true) res.writeHeader('Cache-Control', 'no-store');
+  res.end(out.body);
+  return out.status;
+}
+
 function writeOutcome(res: HttpResponse, id: string, outcome: LookupOutcome): number {
   if (outcome.found) {
     const { id: pid, name, price } = outcome.product;
@@ -372,4 +286,3 @@ function writeOutcome(res: HttpResponse, id: string, outcome: LookupOutcome): nu
 function notFoundBody(id: string, source: string): string {
   return `{"error":"not_found","message":"no such product","id":${JSON.stringify(id)},"source":"${source}"}`;
 }
-

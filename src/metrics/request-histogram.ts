@@ -25,15 +25,28 @@ export interface PromValue {
 
 export class RequestHistogram {
   readonly name: string;
-  readonly #routes: readonly string[];
+  readonly #routes: string[] = [];
   readonly #bounds = REQUEST_DURATION_BUCKETS;
   // Keyed by routeIndex * 1000 + status: a small-integer Map key, no string building per request.
   readonly #series = new Map<number, Series>();
 
-  /** `routes` are the route labels; callers observe with an index into this list. */
-  constructor(name: string, routes: readonly string[]) {
+  constructor(name: string) {
     this.name = name;
-    this.#routes = routes;
+  }
+
+  /**
+   * The index to observe `label` with, registering it on first use. The route
+   * table's owner registers its labels once, up front (metrics knows no routes).
+   */
+  route(label: string): number {
+    const known = this.#routes.indexOf(label);
+    if (known !== -1) return known;
+    return this.#routes.push(label) - 1;
+  }
+
+  /** Records one request: `startedMs` is its `performance.now()` at arrival. */
+  observeSince(routeIndex: number, status: number, startedMs: number): void {
+    this.observe(routeIndex, status, (performance.now() - startedMs) / 1000);
   }
 
   observe(routeIndex: number, status: number, seconds: number): void {

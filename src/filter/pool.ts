@@ -10,8 +10,8 @@
  *   const maybe = await pool.checkPacked(packIds(['SKU-1', 'nope'])); // Uint8Array [1, 0]
  *   await pool.close();
  */
-import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import { workerFile } from '../worker-file.js';
 import { BloomFilter } from './bloom-filter.js';
 import {
   isFilterTaskFailure,
@@ -27,7 +27,7 @@ import { packedCount, splitPacked } from './id-batch.js';
 /** Batches above this many ids are split across workers; below it one task beats the split's copy. */
 export const SPLIT_THRESHOLD_IDS = 4096;
 
-const workerFile = fileURLToPath(new URL('../../workers/filter-worker.ts', import.meta.url));
+const worker = workerFile('filter-worker');
 
 export interface FilterPoolOptions {
   readonly filter: BloomFilter;
@@ -67,9 +67,9 @@ export class FilterPool {
     this.#threads = options.threads;
     const workerData: FilterWorkerData = { buffer: options.filter.buffer, layout: options.filter.layout };
     this.#piscina = new Piscina({
-      filename: workerFile,
-      // Workers are TypeScript; tsx compiles them on load.
-      execArgv: ['--import', 'tsx'],
+      // workers/filter-worker.js when compiled; the .ts under a TypeScript loader (with tsx in the worker).
+      filename: worker.filename,
+      execArgv: [...worker.execArgv],
       // A SharedArrayBuffer in workerData is shared with each worker, not copied.
       workerData,
       // Piscina preloads the task named here at worker start; the worker has no default export.

@@ -14,6 +14,7 @@
  *   audit.start();
  *   if (filterRejected) audit.sample(id);
  */
+import { realScheduler, type Cancel, type Scheduler } from '../lifecycle/scheduler.js';
 import type { Logger } from '../logger.js';
 
 export interface FalseNegativeAuditOptions {
@@ -29,6 +30,8 @@ export interface FalseNegativeAuditOptions {
   readonly logger: Logger;
   /** Ids waiting for a check; more are dropped. */
   readonly queueLimit?: number;
+  /** Drives the checks; tests pass a manual one. */
+  readonly scheduler?: Scheduler;
 }
 
 export class FalseNegativeAudit {
@@ -36,7 +39,7 @@ export class FalseNegativeAudit {
   readonly #queue: string[] = [];
   readonly #limit: number;
   #countdown: number;
-  #timer: NodeJS.Timeout | undefined;
+  #cancel: Cancel | undefined;
   /** Rejections checked against the database. */
   checks = 0;
   /** Rejected ids the database had: filter bugs, repaired. */
@@ -77,14 +80,18 @@ export class FalseNegativeAudit {
     return true;
   }
 
+  /** The interval between two checks, so at most `maxPerSecond` a second. */
+  get intervalMs(): number {
+    return Math.max(1, Math.floor(1000 / this.#o.maxPerSecond));
+  }
+
   start(): void {
-    if (this.#o.sampleEvery === 0 || this.#timer !== undefined) return;
-    this.#timer = setInterval(() => this.checkOne(), Math.max(1, Math.floor(1000 / this.#o.maxPerSecond)));
-    this.#timer.unref();
+    if (this.#o.sampleEvery === 0 || this.#cancel !== undefined) return;
+    this.#cancel = (this.#o.scheduler ?? realScheduler).every(this.intervalMs, () => this.checkOne());
   }
 
   close(): void {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#cancel?.();
+    this.#cancel = undefined;
   }
 }

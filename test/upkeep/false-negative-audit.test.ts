@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FalseNegativeAudit } from '../../src/upkeep/false-negative-audit.js';
 import { createLogger } from '../../src/logger.js';
+import { ManualScheduler } from '../helpers/manual-scheduler.js';
 
 function setup(sampleEvery: number, inDatabase: Set<string>, inFilter = new Set<string>()) {
   const lines: string[] = [];
@@ -51,5 +52,53 @@ describe('FalseNegativeAudit', () => {
     const off = setup(0, new Set()).audit;
     off.sample('x');
     expect(off.queued).toBe(0);
+  });
+});
+
+describe('FalseNegativeAudit on its timer', () => {
+  function timed(maxPerSecond: number, sampleEvery = 1) {
+    const scheduler = new ManualScheduler();
+    const inFilter = new Set<string>();
+    const audit = new FalseNegativeAudit({
+      sampleEvery,
+      maxPerSecond,
+      exists: (id) => id === 'planted',
+      mayContain: (id) => inFilter.has(id),
+      repair: (id) => inFilter.add(id),
+      logger: createLogger('silent'),
+      scheduler,
+    });
+    return { audit, scheduler, inFilter };
+  }
+
+  it('checks at most maxPerSecond queued ids a second, and repairs on its own', () => {
+    const { audit, scheduler, inFilter } = timed(5);
+    for (let i = 0; i < 9; i++) audit.sample(`absent-${i}`);
+    audit.sample('planted');
+    audit.start();
+    scheduler.advance(999);
+    expect(audit.checks).toBe(4); // at 200, 400, 600, 800 ms
+    scheduler.advance(1);
+    expect(audit.checks).toBe(5);
+    scheduler.advance(1000);
+    expect(audit).toMatchObject({ checks: 10, falseNegatives: 1, queued: 0 });
+    expect(inFilter.has('planted')).toBe(true);
+  });
+
+  it('stops checking once closed, and never starts when sampling is off', () => {
+    const { audit, scheduler } = timed(10);
+    audit.sample('a');
+    audit.sample('b');
+    audit.start();
+    audit.start(); // a second start adds no second timer
+    expect(scheduler.pending).toBe(1);
+    scheduler.advance(100);
+    audit.close();
+    scheduler.advance(10_000);
+    expect(audit.checks).toBe(1);
+    expect(scheduler.pending).toBe(0);
+    const off = timed(10, 0);
+    off.audit.start();
+    expect(off.scheduler.pending).toBe(0);
   });
 });

@@ -9,6 +9,7 @@
 import { availableParallelism } from 'node:os';
 import { ConfigError } from './errors.js';
 import type { LogLevel } from './logger.js';
+import { REDIS_URL_RULE, redactUrl, redisUrlKind } from './store/redis-url.js';
 
 export type LookupPath = 'inline' | 'pool';
 export type SqliteSynchronous = 'full' | 'normal';
@@ -130,17 +131,21 @@ class EnvReader {
   }
 
   matching(name: string, fallback: string, pattern: RegExp, rule: string): string {
+    return this.valid(name, fallback, (value) => pattern.test(value), rule);
+  }
+
+  /** A value `isValid` accepts; `shown` is what a problem message prints of it (e.g. without a password). */
+  valid(name: string, fallback: string, isValid: (value: string) => boolean, rule: string, shown: (value: string) => string = (v) => v): string {
     const value = this.raw(name);
     if (value === undefined) return fallback;
-    if (!pattern.test(value)) {
-      this.problems.push(`${name}=${JSON.stringify(value)} ${rule}`);
+    if (!isValid(value)) {
+      this.problems.push(`${name}=${JSON.stringify(shown(value))} ${rule}`);
       return fallback;
     }
     return value;
   }
 }
 
-const REDIS_URL = /^(memory|fakeredis):\/\/.*$|^rediss?:\/\/.+$/;
 const NAMESPACE = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /** The number of filter workers when WORKERS is unset: one core stays with the HTTP thread. */
@@ -155,7 +160,7 @@ export function loadConfig(env: Env): Config {
     host: r.string('HOST', '0.0.0.0'),
     dbPath: r.string('DB_PATH', 'data/products.db'),
     productsFile: r.string('PRODUCTS_FILE', 'data/products.txt'),
-    redisUrl: r.matching('REDIS_URL', 'memory://', REDIS_URL, 'must start with redis://, rediss://, memory:// or fakeredis://'),
+    redisUrl: r.valid('REDIS_URL', 'memory://', (url) => redisUrlKind(url) !== undefined, REDIS_URL_RULE, redactUrl),
     // Capacity and shards are bounded so the bit array fits one SharedArrayBuffer.
     capacity: r.integer('BLOOM_CAPACITY', 1_000_000, 1, 500_000_000),
     targetFpr: r.openInterval('BLOOM_FPR', 0.01, 0, 1),

@@ -60,6 +60,7 @@ describe('loadConfig', () => {
     [{ NEGATIVE_TTL_S: 'x' }, 'NEGATIVE_TTL_S="x" must be an integer from 1 to 31536000'],
     [{ SNAPSHOT_INTERVAL_MS: '5' }, 'SNAPSHOT_INTERVAL_MS="5" must be an integer from 10 to 3600000'],
     [{ REDIS_URL: 'http://x' }, 'REDIS_URL="http://x" must start with redis://, rediss://, memory:// or fakeredis://'],
+    [{ REDIS_URL: 'http://user:pw@x' }, 'REDIS_URL="http://***@x" must start with redis://, rediss://, memory:// or fakeredis://'],
     [{ BLOOM_STATE_NAMESPACE: 'a b' }, 'BLOOM_STATE_NAMESPACE="a b" must be 1-64 characters of A-Z a-z 0-9 _ . -'],
     [{ LOOKUP_PATH: 'magic' }, 'LOOKUP_PATH="magic" must be one of inline, pool'],
     [{ SQLITE_SYNCHRONOUS: 'off' }, 'SQLITE_SYNCHRONOUS="off" must be one of full, normal'],

@@ -20,6 +20,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import ioredisMock from 'ioredis-mock';
+import { REDIS_URL_RULE, redactUrl, redisUrlKind } from './redis-url.js';
 
 export interface RedisConnectionOptions {
   readonly url: string;
@@ -29,7 +30,6 @@ export interface RedisConnectionOptions {
   readonly name?: string;
 }
 
-const IN_PROCESS_URL = /^(memory|fakeredis):\/\/(.*)$/;
 const MAX_RECONNECT_DELAY_MS = 2_000;
 // How long close() lets QUIT finish before cutting the socket.
 /** How often a real connection PINGs to tell a hung Redis from a working one. */
@@ -44,11 +44,6 @@ const RedisMock = ioredisMock.default;
 /** In-process servers by URL remainder: their run_id (the data lives in ioredis-mock, keyed by host). */
 const inProcessRunIds = new Map<string, string>();
 
-/** The URL without credentials, for messages. */
-function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
-}
-
 /** Reconnect delay: 100 ms, doubling, capped at 2 s; never gives up. */
 function reconnectDelay(attempt: number): number {
   return Math.min(100 * 2 ** Math.min(attempt - 1, 10), MAX_RECONNECT_DELAY_MS);
@@ -62,7 +57,7 @@ export class RedisConnection {
   private readonly listeners = new Set<(healthy: boolean) => void>();
   private lastHealthy: boolean;
   private closed = false;
-  private lastErrorValue: Error | undefined;
+  private lastError: Error | undefined;
   /** Set when a heartbeat PING timed out on an open connection: Redis hangs (or the network does). */
   private hung = false;
   private missedBeats = 0;
@@ -93,7 +88,7 @@ export class RedisConnection {
     // Without a listener ioredis logs every failed reconnect; the failure reaches
     // callers through their rejected commands and through `healthy`.
     client.on('error', (err: Error) => {
-      this.lastErrorValue = err;
+      this.lastError = err;
       update();
     });
   }
@@ -107,9 +102,10 @@ export class RedisConnection {
       // CLIENT SETNAME refuses spaces, and a refused name would fail every connect.
       throw new RangeError(`name must be printable ASCII without spaces, got ${JSON.stringify(options.name)}`);
     }
-    const inProcess = IN_PROCESS_URL.exec(url);
-    if (inProcess !== null) {
-      const key = inProcess[2] ?? '';
+    const kind = redisUrlKind(url);
+    if (kind === undefined) throw new RangeError(`Redis URL ${JSON.stringify(redactUrl(url))} ${REDIS_URL_RULE}`);
+    if (kind.kind === 'in-process') {
+      const key = kind.name;
       let runId = inProcessRunIds.get(key);
       if (runId === undefined) {
         runId = randomBytes(20).toString('hex');
@@ -118,9 +114,6 @@ export class RedisConnection {
       // ioredis-mock shares data between instances with the same host:port/db.
       const client = new RedisMock({ host: `bloomgate-in-process/${key}`, port: 6379, db: 0, lazyConnect: false });
       return new RedisConnection(url, client, runId);
-    }
-    if (!/^rediss?:\/\//.test(url)) {
-      throw new RangeError(`Redis URL ${JSON.stringify(redactUrl(url))} must start with redis://, rediss://, memory:// or fakeredis://`);
     }
     const client = new Redis(url, {
       // Bounds every command, so no request waits on a hung Redis for longer.
@@ -160,15 +153,10 @@ export class RedisConnection {
         // One late PING can be a busy event loop; two in a row is a Redis that does not answer.
         if (++this.missedBeats < HUNG_AFTER_MISSED_BEATS) return;
         this.hung = true;
-        this.lastErrorValue = err instanceof Error ? err : new Error(String(err));
+        this.lastError = err instanceof Error ? err : new Error(String(err));
         this.emitIfChanged();
       },
     );
-  }
-
-  /** The most recent connection error, for the health report. */
-  get lastError(): Error | undefined {
-    return this.lastErrorValue;
   }
 
   /** Resolves when first ready or rejects after timeoutMs (the service still starts degraded then). */
@@ -178,7 +166,7 @@ export class RedisConnection {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         stop();
-        const cause = this.lastErrorValue === undefined ? '' : ` (last error: ${this.lastErrorValue.message})`;
+        const cause = this.lastError === undefined ? '' : ` (last error: ${this.lastError.message})`;
         reject(new Error(`Redis at ${redactUrl(this.url)} was not ready within ${timeoutMs} ms${cause}`));
       }, timeoutMs);
       const stop = this.onStatusChange((healthy) => {

@@ -38,10 +38,9 @@ import { addRowsThroughPool } from '../persistence/add-rows.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { ProductStore } from '../store/products.js';
 
-/** Why a rebuild ran (the label of bloomgate_rebuild_triggers_total). */
-export type RebuildReason = 'manual' | 'stale' | 'capacity' | 'fpr';
-
-export const REBUILD_REASONS: readonly RebuildReason[] = ['manual', 'stale', 'capacity', 'fpr'];
+/** Why a rebuild ran (the label of bloomgate_rebuild_triggers_total): POST /admin/rebuild, or a trigger in rebuild-triggers.ts. */
+export const REBUILD_REASONS = ['manual', 'stale', 'capacity', 'fpr'] as const;
+export type RebuildReason = (typeof REBUILD_REASONS)[number];
 
 /** The settings key of the capacity the filter was last sized for (grows survive restarts). */
 export const CAPACITY_SETTING = 'bloom_capacity';
@@ -102,6 +101,8 @@ export class FilterRebuilder {
 
   constructor(options: FilterRebuilderOptions) {
     this.#o = options;
+    // Every reason is exported from the first scrape on, so rate() sees the first trigger.
+    for (const reason of REBUILD_REASONS) options.metrics.rebuildTriggers.inc({ reason }, 0);
   }
 
   get running(): boolean {

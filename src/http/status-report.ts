@@ -1,32 +1,34 @@
 /**
  * What the service says about itself: the JSON of `/health`, `/bloom/stats`
- * and `/admin/status`, built from the live components on each request (all
- * cheap reads; the fill ratio counts set bits, about 1 ms per million items).
+ * and `/admin/status` (shapes in status-bodies.ts), built from the live
+ * components on each request (all cheap reads; the fill ratio counts set
+ * bits, about 1 ms per million items).
  *
  * @example
  *   const report = new StatusReport({ config, active, redis, ... });
  *   const { status, body } = report.health();
  */
 import type { Config } from '../config.js';
-import type { FalseNegativeAudit } from '../upkeep/false-negative-audit.js';
 import type { ActiveFilter } from '../filter/active-filter.js';
-import type { FilterRebuilder } from '../upkeep/online-rebuild.js';
+import { filterGauges } from '../filter/filter-gauges.js';
 import { HASH_ID } from '../filter/hash.js';
-import { estimateFpr } from '../filter/sizing.js';
-import type { Phase } from './server.js';
 import type { ObservedFpr } from '../metrics/observed-fpr.js';
 import type { LoadReport } from '../persistence/filter-loader.js';
 import type { Snapshotter } from '../persistence/snapshotter.js';
 import type { RedisConnection } from '../store/redis-connection.js';
+import type { FalseNegativeAudit } from '../upkeep/false-negative-audit.js';
+import type { FilterRebuilder, RebuildRecord } from '../upkeep/online-rebuild.js';
+import type { Phase } from './server.js';
+import type { AdminStatusBody, BloomStatsBody, HealthReport, RebuildBody, RebuildRecordBody, SnapshotBody } from './status-bodies.js';
 
 export interface StatusReportOptions {
-  readonly config: Config;
-  readonly active: ActiveFilter;
-  readonly redis: RedisConnection;
-  readonly snapshotter: Snapshotter;
-  readonly rebuilder: FilterRebuilder;
-  readonly observedFpr: ObservedFpr;
-  readonly audit: FalseNegativeAudit;
+  readonly config: Pick<Config, 'namespace' | 'lookupPath' | 'workers' | 'auditSampleEvery'>;
+  readonly active: Pick<ActiveFilter, 'filter'>;
+  readonly redis: Pick<RedisConnection, 'healthy'>;
+  readonly snapshotter: Pick<Snapshotter, 'state'>;
+  readonly rebuilder: Pick<FilterRebuilder, 'state' | 'last'>;
+  readonly observedFpr: Pick<ObservedFpr, 'window' | 'total' | 'windowS'>;
+  readonly audit: Pick<FalseNegativeAudit, 'checks' | 'falseNegatives' | 'queued' | 'dropped'>;
   /** Hex of a u32 derived from the seed (never the seed itself), admin-only. */
   readonly seedFingerprint: string;
   readonly startedAt: number;
@@ -41,15 +43,16 @@ export class StatusReport {
     this.#o = options;
   }
 
-  health(): { status: number; body: object } {
+  health(): HealthReport {
     const o = this.#o;
-    if (o.phase() === 'starting') return { status: 503, body: { status: 'starting' } };
-    if (o.phase() === 'draining') return { status: 503, body: { status: 'draining' } };
+    const phase = o.phase();
+    if (phase !== 'ready') return { status: 503, body: { status: phase } };
+    const up = o.redis.healthy;
     return {
       status: 200,
       body: {
-        status: o.redis.healthy ? 'ok' : 'degraded',
-        redis: o.redis.healthy ? 'up' : 'down',
+        status: up ? 'ok' : 'degraded',
+        redis: up ? 'up' : 'down',
         filter: 'loaded',
         items: o.active.filter.items,
         uptime_s: Math.round((Date.now() - o.startedAt) / 1000),
@@ -57,33 +60,32 @@ export class StatusReport {
     };
   }
 
-  bloomStats(): object {
+  bloomStats(): BloomStatsBody {
     const o = this.#o;
     const load = o.load();
-    const { filter: f } = o.active;
+    const f = o.active.filter;
     const p = f.layout.params;
-    const items = f.items;
+    const g = filterGauges(f);
     const observedWindow = o.observedFpr.window();
-    const observedTotal = o.observedFpr.total();
     return {
-      capacity: p.capacity,
-      target_fpr: p.targetFpr,
-      bits: p.totalBits,
+      capacity: g.capacity,
+      target_fpr: g.targetFpr,
+      bits: g.bits,
       nominal_bits: p.nominalBits,
       hashes: p.hashes,
       shards: p.shards,
       shard_bits: p.shardBits,
       hash_id: HASH_ID,
-      items,
-      stale_items: f.stale,
-      fill_ratio: f.countSetBits() / p.totalBits,
-      estimated_fpr: estimateFpr(p.totalBits, p.hashes, items),
+      items: g.items,
+      stale_items: g.staleItems,
+      fill_ratio: g.fillRatio,
+      estimated_fpr: g.estimatedFpr,
       observed_fpr: {
         window: observedWindow.rate,
         window_s: o.observedFpr.windowS,
         window_false_positives: observedWindow.falsePositives,
         window_rejections: observedWindow.rejections,
-        total: observedTotal.rate,
+        total: o.observedFpr.total().rate,
       },
       false_negatives: o.audit.falseNegatives,
       audit_checks: o.audit.checks,
@@ -97,46 +99,64 @@ export class StatusReport {
     };
   }
 
-  adminStatus(): object {
+  adminStatus(): AdminStatusBody {
     const o = this.#o;
+    const f = o.active.filter;
+    const { current } = o.rebuilder.state;
     return {
       phase: o.phase(),
       rebuild: this.rebuild(),
-      last_trigger: o.rebuilder.state.current ?? o.rebuilder.last,
+      last_trigger: rebuildRecordBody(current ?? o.rebuilder.last),
       snapshot: this.#snapshot(),
       seed_fingerprint: o.seedFingerprint,
-      filter: { items: o.active.filter.items, stale_items: o.active.filter.stale, capacity: o.active.filter.layout.params.capacity },
+      filter: { items: f.items, stale_items: f.stale, capacity: f.layout.params.capacity },
       audit: { sample_every: o.config.auditSampleEvery, checks: o.audit.checks, false_negatives: o.audit.falseNegatives, queued: o.audit.queued, dropped: o.audit.dropped },
     };
   }
 
-  rebuild(): object {
+  rebuild(): RebuildBody {
     const r = this.#o.rebuilder.state;
     return {
       running: r.running,
       progress: r.progress,
       scanned_rows: r.scannedRows,
       total_rows: r.totalRows,
-      current: r.current,
-      last: r.last,
+      current: rebuildRecordBody(r.current),
+      last: rebuildRecordBody(r.last),
       completed: r.completed,
       failed: r.failed,
     };
   }
 
-  #snapshot(): object {
-    const snapshot = this.#o.snapshotter.state;
+  #snapshot(): SnapshotBody {
+    const s = this.#o.snapshotter.state;
     return {
-      last_saved_at: snapshot.lastSavedAt === null ? null : new Date(snapshot.lastSavedAt).toISOString(),
-      watermark: snapshot.lastWatermark,
-      dirty_shards: snapshot.dirtyShards,
-      pending_full: snapshot.pendingFull,
-      last_bytes: snapshot.lastBytes,
-      last_duration_ms: snapshot.lastDurationMs,
-      last_stall_ms: snapshot.lastStallMs,
-      saves: snapshot.saves,
-      failures: snapshot.failures,
-      last_error: snapshot.lastError,
+      last_saved_at: s.lastSavedAt === null ? null : new Date(s.lastSavedAt).toISOString(),
+      watermark: s.lastWatermark,
+      dirty_shards: s.dirtyShards,
+      pending_full: s.pendingFull,
+      last_bytes: s.lastBytes,
+      last_duration_ms: s.lastDurationMs,
+      last_stall_ms: s.lastStallMs,
+      saves: s.saves,
+      failures: s.failures,
+      last_error: s.lastError,
     };
   }
+}
+
+function rebuildRecordBody(r: RebuildRecord | null): RebuildRecordBody | null {
+  if (r === null) return null;
+  return {
+    reason: r.reason,
+    detail: r.detail,
+    started_at: r.startedAt,
+    finished_at: r.finishedAt,
+    ms: r.ms,
+    ok: r.ok,
+    error: r.error,
+    from_capacity: r.fromCapacity,
+    to_capacity: r.toCapacity,
+    items: r.items,
+  };
 }

@@ -8,10 +8,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { sku } from '../helpers/ids.js';
 import { startTestService, type TestService } from '../helpers/in-process-service.js';
 import { uniqueMemoryUrl, uniqueNamespace } from '../helpers/redis-namespace.js';
+import { waitForValue } from '../helpers/wait-for.js';
 
-const sku = (i: number): string => `SKU-${String(i).padStart(8, '0')}`;
 const dir = mkdtempSync(join(tmpdir(), 'bloomgate-grow-'));
 const env = { REDIS_URL: uniqueMemoryUrl(), BLOOM_STATE_NAMESPACE: uniqueNamespace('grow'), BLOOM_CAPACITY: '1000', SNAPSHOT_INTERVAL_MS: '20' };
 
@@ -19,18 +20,13 @@ interface BloomStats {
   capacity: number;
   items: number;
   target_fpr: number;
-  rebuild: { completed: number; running: boolean; last: { reason: string; fromCapacity: number; toCapacity: number } | null };
+  rebuild: { completed: number; running: boolean; last: { reason: string; from_capacity: number; to_capacity: number } | null };
   snapshot: { pending_full: boolean; saves: number };
   load: { source: string } | null;
 }
 
-async function until(svc: TestService, done: (s: BloomStats) => boolean): Promise<BloomStats> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const s = (await svc.get('/bloom/stats')).body as unknown as BloomStats;
-    if (done(s) || Date.now() > deadline) return s;
-    await new Promise((r) => setTimeout(r, 25));
-  }
+async function bloomStats(svc: TestService): Promise<BloomStats> {
+  return (await svc.get('/bloom/stats')).body as unknown as BloomStats;
 }
 
 describe('capacity growth', () => {
@@ -42,9 +38,15 @@ describe('capacity growth', () => {
 
   it('doubles capacity until the rows fit, and the next start restores the grown snapshot', async () => {
     writeFileSync(join(dir, 'products.txt'), Array.from({ length: 3000 }, (_, i) => sku(i)).join('\n') + '\n');
-    svc = await startTestService(env, dir);
-    const grown = await until(svc, (s) => s.rebuild.completed === 1 && !s.snapshot.pending_full && s.snapshot.saves > 0);
-    expect(grown).toMatchObject({ capacity: 4000, items: 3000, target_fpr: 0.01, rebuild: { last: { reason: 'capacity', fromCapacity: 1000, toCapacity: 4000 } } });
+    const growing = await startTestService(env, dir);
+    svc = growing;
+    const grown = await waitForValue(
+      'the grown filter and its full snapshot',
+      () => bloomStats(growing),
+      (s) => s.rebuild.completed === 1 && !s.snapshot.pending_full && s.snapshot.saves > 0,
+      20_000,
+    );
+    expect(grown).toMatchObject({ capacity: 4000, items: 3000, target_fpr: 0.01, rebuild: { last: { reason: 'capacity', from_capacity: 1000, to_capacity: 4000 } } });
     expect(svc.logs.some((l) => l.includes('filter rebuild triggered: capacity'))).toBe(true);
     await svc.close();
 

@@ -1,0 +1,86 @@
+/**
+ * The two use cases and what they lean on: the lookup (filter -> cache ->
+ * database -> cache fill, with the false-negative audit on its rejections) and
+ * the writes (commit -> filter add -> watermark -> snapshot), which share the
+ * unconfirmed cache writes.
+ */
+import type { Config } from '../config.js';
+import type { ActiveFilter } from '../filter/active-filter.js';
+import { MicroBatcher } from '../filter/micro-batcher.js';
+import { LookupGuard } from '../guard.js';
+import type { CloserStack } from '../lifecycle/closer-stack.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics/registry.js';
+import { snapshotOrigin } from '../persistence/snapshot-origin.js';
+import { Snapshotter } from '../persistence/snapshotter.js';
+import { Watermark } from '../persistence/watermark.js';
+import { ProductWriter } from '../product-writes.js';
+import type { ProductStore } from '../store/products.js';
+import { UnconfirmedCacheWrites } from '../store/unconfirmed-cache-writes.js';
+import { FalseNegativeAudit } from '../upkeep/false-negative-audit.js';
+import type { RedisStores } from './open-stores.js';
+
+export interface UseCases {
+  readonly watermark: Watermark;
+  readonly snapshotter: Snapshotter;
+  readonly audit: FalseNegativeAudit;
+  readonly guard: LookupGuard;
+  readonly writer: ProductWriter;
+}
+
+export interface UseCaseDeps {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly products: ProductStore;
+  readonly stores: RedisStores;
+  readonly active: ActiveFilter;
+  readonly closers: CloserStack;
+}
+
+export function wireUseCases(d: UseCaseDeps): UseCases {
+  const { config, logger, metrics, products, active, closers } = d;
+  const { redis, cache, snapshots } = d.stores;
+  const watermark = new Watermark(0);
+  const snapshotter = new Snapshotter({
+    filter: () => active.filter,
+    store: snapshots,
+    redis,
+    watermark,
+    metrics,
+    logger,
+    intervalMs: config.snapshotIntervalMs,
+    origin: (wm) => snapshotOrigin(products, wm),
+  });
+  closers.push('snapshotter (final snapshot)', () => snapshotter.close());
+  const audit = new FalseNegativeAudit({
+    sampleEvery: config.auditSampleEvery,
+    maxPerSecond: config.auditMaxPerSecond,
+    exists: (id) => products.get(id) !== undefined,
+    mayContain: (id) => active.filter.has(id),
+    repair: (id) => active.add(id),
+    logger,
+  });
+  closers.push('false-negative audit', () => audit.close());
+  const unconfirmed = new UnconfirmedCacheWrites();
+  const batcher = config.lookupPath === 'pool' ? new MicroBatcher((packed) => active.pool.checkPacked(packed)) : undefined;
+  const guard = new LookupGuard({
+    filter: () => active.filter,
+    cache,
+    redis,
+    products,
+    counters: metrics.lookups,
+    unconfirmed,
+    audit,
+    logger,
+    ...(batcher === undefined ? {} : { poolCheck: (id: string) => batcher.check(id) }),
+  });
+  const writer = new ProductWriter({ products, active, cache, redis, watermark, snapshotter, unconfirmed, logger });
+  closers.push('cache-write retries', () => writer.close());
+  const unsubscribe = redis.onStatusChange((healthy) => {
+    logger.info(healthy ? 'redis is back' : 'redis unreachable; serving degraded (filter + database)');
+    if (healthy) void writer.retryUnconfirmed();
+  });
+  closers.push('redis status listener', unsubscribe);
+  return { watermark, snapshotter, audit, guard, writer };
+}

@@ -4,7 +4,7 @@
  *   bloom:state:<namespace>:snapshot
  *     header   -> the encoded header (src/filter/snapshot-codec.ts)
  *     shard:<i> -> the raw bits of shard i
- *     origin   -> which database the bits describe (see SnapshotOrigin in src/persistence/snapshot-origin.ts)
+ *     origin   -> which database the bits describe (snapshotOrigin / originMismatch in src/persistence/snapshot-origin.ts)
  *
  * A save writes the header and the changed shards in ONE HSET, which Redis
  * applies atomically; a load is one HGETALL, also atomic. So a reader never

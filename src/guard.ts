@@ -20,23 +20,31 @@
 import type { BloomFilter } from './filter/bloom-filter.js';
 import type { Logger } from './logger.js';
 import type { LookupCounters } from './metrics/lookup-counters.js';
+import type { Product } from './product.js';
 import type { ProductCache } from './store/product-cache.js';
-import type { Product, ProductStore } from './store/products.js';
+import type { ProductStore } from './store/products.js';
 import type { RedisConnection } from './store/redis-connection.js';
 import type { UnconfirmedCacheWrites } from './store/unconfirmed-cache-writes.js';
 
-export type LookupOutcome =
+/** What `resolve` answers for an id the filter passed. */
+export type ResolvedOutcome =
   | { readonly found: true; readonly product: Product; readonly source: 'cache' | 'database' }
-  | { readonly found: false; readonly source: 'bloom_filter' | 'negative_cache' | 'database' };
+  | { readonly found: false; readonly source: 'negative_cache' | 'database' };
+
+/** A lookup's answer: the filter's rejection, or what the cache and database said. */
+export type LookupOutcome = ResolvedOutcome | { readonly found: false; readonly source: 'bloom_filter' };
+
+/** The cache commands a lookup uses. */
+export type LookupCache = Pick<ProductCache, 'get' | 'setProduct' | 'setAbsent'>;
 
 export interface LookupGuardOptions {
-  readonly filter: () => BloomFilter;
-  readonly cache: ProductCache;
-  readonly redis: RedisConnection;
-  readonly products: ProductStore;
+  readonly filter: () => Pick<BloomFilter, 'has'>;
+  readonly cache: LookupCache;
+  readonly redis: Pick<RedisConnection, 'healthy'>;
+  readonly products: Pick<ProductStore, 'get'>;
   readonly counters: LookupCounters;
   /** Ids whose cache entry may be stale until a create's or delete's write lands (see store/unconfirmed-cache-writes.ts). */
-  readonly unconfirmed: UnconfirmedCacheWrites;
+  readonly unconfirmed: Pick<UnconfirmedCacheWrites, 'has'>;
   readonly logger: Logger;
   /**
    * LOOKUP_PATH=pool: the filter check goes to the worker pool, micro-batched
@@ -49,7 +57,7 @@ export interface LookupGuardOptions {
 
 export class LookupGuard {
   readonly #o: LookupGuardOptions;
-  readonly #inFlight = new Map<string, Promise<LookupOutcome>>();
+  readonly #inFlight = new Map<string, Promise<ResolvedOutcome>>();
 
   constructor(options: LookupGuardOptions) {
     this.#o = options;
@@ -78,7 +86,7 @@ export class LookupGuard {
   }
 
   /** Cache, then database, for an id the filter passed. Never rejects: Redis errors fall through to the database. */
-  resolve(id: string): Promise<LookupOutcome> {
+  resolve(id: string): Promise<ResolvedOutcome> {
     const counters = this.#o.counters;
     let shared = this.#inFlight.get(id);
     if (shared !== undefined) counters.coalesced++;
@@ -94,7 +102,7 @@ export class LookupGuard {
     });
   }
 
-  async #resolveOnce(id: string): Promise<LookupOutcome> {
+  async #resolveOnce(id: string): Promise<ResolvedOutcome> {
     const { cache, redis, products, counters, unconfirmed } = this.#o;
     // While a create's or delete's cache write is unconfirmed, the entry may be stale: ask the database.
     if (redis.healthy && !unconfirmed.has(id)) {
@@ -121,7 +129,7 @@ export class LookupGuard {
   }
 }
 
-function countOutcome(c: LookupCounters, outcome: LookupOutcome): void {
+function countOutcome(c: LookupCounters, outcome: ResolvedOutcome): void {
   switch (outcome.source) {
     case 'cache':
       c.cacheHit++;
@@ -132,9 +140,6 @@ function countOutcome(c: LookupCounters, outcome: LookupOutcome): void {
     case 'database':
       if (outcome.found) c.dbHit++;
       else c.dbMiss++;
-      break;
-    case 'bloom_filter':
-      c.bloomRejected++;
       break;
   }
 }

@@ -26,20 +26,33 @@ import { packIds } from './filter/id-batch.js';
 import type { Logger } from './logger.js';
 import type { Snapshotter } from './persistence/snapshotter.js';
 import type { Watermark } from './persistence/watermark.js';
+import type { Product } from './product.js';
 import type { ProductCache } from './store/product-cache.js';
-import type { Product, ProductStore } from './store/products.js';
+import type { ProductStore } from './store/products.js';
 import type { RedisConnection } from './store/redis-connection.js';
 import type { CacheWrite, UnconfirmedCacheWrites } from './store/unconfirmed-cache-writes.js';
 
+/** Runs `task` once after `ms`; the returned function cancels it. Injectable so tests advance time instead of waiting. */
+export type Schedule = (task: () => void, ms: number) => () => void;
+
+/** setTimeout, unref'd: a pending retry never keeps the process alive. */
+export const realSchedule: Schedule = (task, ms) => {
+  const timer = setTimeout(task, ms);
+  timer.unref();
+  return () => clearTimeout(timer);
+};
+
 export interface ProductWriterOptions {
-  readonly products: ProductStore;
-  readonly active: ActiveFilter;
-  readonly cache: ProductCache;
-  readonly redis: RedisConnection;
-  readonly watermark: Watermark;
-  readonly snapshotter: Snapshotter;
+  readonly products: Pick<ProductStore, 'insert' | 'insertMany' | 'delete'>;
+  readonly active: Pick<ActiveFilter, 'add' | 'addStale' | 'filter' | 'current' | 'next'>;
+  readonly cache: Pick<ProductCache, 'setProduct' | 'markAbsent'>;
+  readonly redis: Pick<RedisConnection, 'healthy'>;
+  readonly watermark: Pick<Watermark, 'applied' | 'beginPending' | 'endPending'>;
+  readonly snapshotter: Pick<Snapshotter, 'notifyWrite'>;
   readonly unconfirmed: UnconfirmedCacheWrites;
   readonly logger: Logger;
+  /** Schedules the cache-write retry; default {@link realSchedule}. */
+  readonly schedule?: Schedule;
 }
 
 export interface BatchCreateResult {
@@ -52,10 +65,13 @@ const RETRY_MS = 1000;
 
 export class ProductWriter {
   readonly #o: ProductWriterOptions;
-  #retryTimer: NodeJS.Timeout | undefined;
+  readonly #schedule: Schedule;
+  /** Cancels the pending retry; undefined when none is scheduled. */
+  #cancelRetry: (() => void) | undefined;
 
   constructor(options: ProductWriterOptions) {
     this.#o = options;
+    this.#schedule = options.schedule ?? realSchedule;
   }
 
   /** Synchronous up to the acknowledgement: commit, filter add, watermark. Throws ConflictError when the id exists. */
@@ -138,13 +154,12 @@ export class ProductWriter {
    * bypass the cache forever. (Redis coming back also retries at once.)
    */
   #scheduleRetry(): void {
-    if (this.#retryTimer !== undefined) return;
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
+    if (this.#cancelRetry !== undefined) return;
+    this.#cancelRetry = this.#schedule(() => {
+      this.#cancelRetry = undefined;
       if (this.#o.redis.healthy) void this.retryUnconfirmed();
       else this.#scheduleRetry();
     }, RETRY_MS);
-    this.#retryTimer.unref();
   }
 
   /** Re-sends the cache writes that have not landed. */
@@ -162,7 +177,7 @@ export class ProductWriter {
 
   /** Stops retrying (shutdown). */
   close(): void {
-    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
-    this.#retryTimer = undefined;
+    this.#cancelRetry?.();
+    this.#cancelRetry = undefined;
   }
 }

@@ -2,12 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LookupGuard } from '../src/guard.js';
+import { LookupGuard, type LookupCache } from '../src/guard.js';
 import { createLogger } from '../src/logger.js';
 import { LookupCounters } from '../src/metrics/lookup-counters.js';
-import type { CacheLookup, ProductCache } from '../src/store/product-cache.js';
+import type { CacheLookup } from '../src/store/product-cache.js';
 import { ProductStore } from '../src/store/products.js';
-import type { RedisConnection } from '../src/store/redis-connection.js';
 import { UnconfirmedCacheWrites } from '../src/store/unconfirmed-cache-writes.js';
 import { createFilter } from './helpers/filter-fixtures.js';
 
@@ -15,7 +14,7 @@ import { createFilter } from './helpers/filter-fixtures.js';
 function gatedCache(answer: CacheLookup) {
   const gates: (() => void)[] = [];
   const calls = { get: 0, setProduct: 0, setAbsent: 0 };
-  const cache = {
+  const cache: LookupCache = {
     get: () => {
       calls.get++;
       return new Promise<CacheLookup>((resolve) => gates.push(() => resolve(answer)));
@@ -23,11 +22,11 @@ function gatedCache(answer: CacheLookup) {
     setProduct: async () => void calls.setProduct++,
     setAbsent: async () => void calls.setAbsent++,
   };
-  return { cache: cache as unknown as ProductCache, calls, release: () => gates.splice(0).forEach((g) => g()) };
+  return { cache, calls, release: () => gates.splice(0).forEach((g) => g()) };
 }
 
-const healthyRedis = { healthy: true } as RedisConnection;
-const downRedis = { healthy: false } as RedisConnection;
+const healthyRedis = { healthy: true };
+const downRedis = { healthy: false };
 
 describe('LookupGuard', () => {
   let dir: string;
@@ -44,7 +43,7 @@ describe('LookupGuard', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function guardWith(cache: ProductCache, redis = healthyRedis, unconfirmed = new UnconfirmedCacheWrites()) {
+  function guardWith(cache: LookupCache, redis = healthyRedis, unconfirmed = new UnconfirmedCacheWrites()) {
     const filter = createFilter(1000);
     filter.add('hot');
     filter.add('ghost'); // in the filter, not in the database: a false positive

@@ -26,10 +26,6 @@ export class AdminAuth {
     this.#digest = token === undefined ? undefined : digest(token);
   }
 
-  get enabled(): boolean {
-    return this.#digest !== undefined;
-  }
-
   /** `authorization` is the header's value ('' when absent), copied from the request. */
   check(authorization: string): void {
     if (this.#digest === undefined) throw new AdminDisabledError();

@@ -12,16 +12,17 @@
  *
  * Races the write paths must respect (the cache is never the source of truth):
  * - `setAbsent` is SET NX, so a negative fill that loses a race with a create's
- *   `setProduct` cannot hide the new product. A create should therefore call
- *   `setProduct` (which overwrites a marker) or `clearAbsent` after it commits.
- * - `clearAbsent` deletes only the marker, so a product cached meanwhile stays.
+ *   `setProduct` cannot hide the new product. A create therefore calls
+ *   `setProduct` (which overwrites a marker) after it commits.
+ * - `markAbsent` overwrites whatever is there: a delete drops the product and
+ *   marks the id in one SET.
  *
  * @example
  *   const cache = new ProductCache({ redis, namespace: 'default', ttlS: 300, negativeTtlS: 60 });
  *   const hit = await cache.get('SKU-1');   // { kind: 'product', product } | { kind: 'absent' } | { kind: 'miss' }
- *   if (hit.kind === 'miss') { const p = store.get('SKU-1'); await (p ? cache.setProduct(p) : cache.setAbsent('SKU-1')); }
+ *   if (hit.kind === 'miss') { const p = await store.get('SKU-1'); await (p ? cache.setProduct(p) : cache.setAbsent('SKU-1')); }
  */
-import type { Product } from './products.js';
+import type { Product } from '../product.js';
 import type { RedisConnection } from './redis-connection.js';
 
 export type CacheLookup = { kind: 'product'; product: Product } | { kind: 'absent' } | { kind: 'miss' };
@@ -39,9 +40,6 @@ export interface ProductCacheOptions {
 
 /** The value of a negative entry; product JSON starts with `{`, so never collides. */
 export const ABSENT_MARKER = '!absent';
-
-// Deletes the key only if it still holds the marker: one atomic step, no WATCH.
-const DELETE_IF_MARKER = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
 /** `base * 1000 * (0.9 + 0.2 * random())` ms, rounded, at least 1. */
 export function jitteredTtlMs(baseS: number, random: () => number): number {
@@ -110,21 +108,11 @@ export class ProductCache {
     await this.redis.client.set(this.keyFor(id), ABSENT_MARKER, 'PX', jitteredTtlMs(this.negativeTtlS, this.random), 'NX');
   }
 
-  /** Removes a negative marker when the id gets created; a cached product stays. */
-  async clearAbsent(id: string): Promise<void> {
-    await this.redis.client.eval(DELETE_IF_MARKER, 1, this.keyFor(id), ABSENT_MARKER);
-  }
-
   /**
    * Replaces any entry (a cached product included) with a negative marker: one
    * SET, no NX, so a delete drops the product and marks the id in one step.
    */
   async markAbsent(id: string): Promise<void> {
     await this.redis.client.set(this.keyFor(id), ABSENT_MARKER, 'PX', jitteredTtlMs(this.negativeTtlS, this.random));
-  }
-
-  /** Drops any entry for the id. */
-  async drop(id: string): Promise<void> {
-    await this.redis.client.del(this.keyFor(id));
   }
 }

@@ -16,7 +16,7 @@
  *   const write = writes.track(id, { kind: 'product', product });
  *   cache.setProduct(product).then(() => writes.confirm(id, write), () => undefined);
  */
-import type { Product } from './products.js';
+import type { Product } from '../product.js';
 
 export type CacheWrite = { readonly kind: 'product'; readonly product: Product } | { readonly kind: 'absent' };
 

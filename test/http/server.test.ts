@@ -1,11 +1,9 @@
 /** The HTTP layer alone, over a stub service: what it answers in each phase. */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { LookupGuard } from '../../src/guard.js';
 import { AdminAuth } from '../../src/http/admin-auth.js';
 import { HttpServer, type HttpApi, type Phase } from '../../src/http/server.js';
 import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/metrics/registry.js';
-import type { ProductWriter } from '../../src/product-writes.js';
 
 let server: HttpServer | undefined;
 
@@ -14,11 +12,16 @@ afterEach(async () => {
   server = undefined;
 });
 
+function unreachable(): never {
+  throw new Error('not used by these tests');
+}
+
 async function serve(phase: Phase, adminToken?: string): Promise<string> {
   const api: HttpApi = {
     phase: () => phase,
-    guard: { inline: true, rejects: () => true } as unknown as LookupGuard,
-    writer: {} as ProductWriter,
+    // Every id is rejected by the filter; nothing reaches the writer in these tests.
+    guard: { inline: true, rejects: () => true, rejectsInPool: async () => true, resolve: async () => ({ found: false, source: 'database' }) },
+    writer: { create: unreachable, createBatch: unreachable, delete: unreachable },
     checkIds: async (ids) => new Uint8Array(ids.length),
     metrics: new Metrics(),
     logger: createLogger('silent'),

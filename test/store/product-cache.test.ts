@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ABSENT_MARKER, ProductCache, jitteredTtlMs } from '../../src/store/product-cache.js';
-import type { Product } from '../../src/store/products.js';
+import type { Product } from '../../src/product.js';
 import { RedisConnection } from '../../src/store/redis-connection.js';
 import { SHARED_REDIS_URL, deleteNamespaceKeys, uniqueMemoryUrl, uniqueNamespace } from '../helpers/redis-namespace.js';
 
@@ -74,23 +74,10 @@ describe.each([
     expect(await cache.get('SKU-1')).toEqual({ kind: 'product', product: lamp });
   });
 
-  it('clearAbsent removes the marker but keeps a cached product', async () => {
-    await cache.setAbsent('SKU-1');
-    await cache.clearAbsent('SKU-1');
-    expect(await cache.get('SKU-1')).toEqual({ kind: 'miss' });
+  it('markAbsent replaces a cached product with the marker (a delete)', async () => {
     await cache.setProduct(lamp);
-    await cache.clearAbsent('SKU-1');
-    expect(await cache.get('SKU-1')).toEqual({ kind: 'product', product: lamp });
-    await cache.clearAbsent('never-seen');
-  });
-
-  it('drop removes either kind of entry', async () => {
-    await cache.setProduct(lamp);
-    await cache.setAbsent('SKU-2');
-    await cache.drop('SKU-1');
-    await cache.drop('SKU-2');
-    expect(await cache.get('SKU-1')).toEqual({ kind: 'miss' });
-    expect(await cache.get('SKU-2')).toEqual({ kind: 'miss' });
+    await cache.markAbsent('SKU-1');
+    expect(await cache.get('SKU-1')).toEqual({ kind: 'absent' });
   });
 
   it('sets jittered TTLs on both kinds of entry', async () => {

@@ -1,0 +1,60 @@
+/**
+ * The messages between SqliteProductStore (main thread) and its writer thread
+ * (workers/sqlite-writer.ts). Plain data only: errors cross the boundary as a
+ * code and a detail, and the main thread maps them to error classes.
+ */
+
+export interface SqliteWriterData {
+  readonly path: string;
+  readonly synchronous: 'full' | 'normal';
+  readonly cacheSizeKiB: number;
+  readonly busyTimeoutMs: number;
+  /** Page cache for the import's transaction only (the index of a big import wants more); back to cacheSizeKiB after. */
+  readonly importCacheSizeKiB: number;
+}
+
+export interface ProductFields {
+  readonly id: string;
+  readonly name: string;
+  readonly price: number;
+}
+
+export type WriterRequest =
+  | { readonly seq: number; readonly op: 'insert'; readonly product: ProductFields }
+  | { readonly seq: number; readonly op: 'insertMany'; readonly products: readonly ProductFields[] }
+  | { readonly seq: number; readonly op: 'delete'; readonly id: string }
+  | { readonly seq: number; readonly op: 'initSetting'; readonly key: string; readonly value: string }
+  | { readonly seq: number; readonly op: 'putSetting'; readonly key: string; readonly value: string }
+  /** Ids packed as in src/filter/id-batch.ts, the buffer moved (not copied). */
+  | { readonly seq: number; readonly op: 'import'; readonly packed: Uint8Array }
+  | { readonly seq: number; readonly op: 'lock'; readonly claim: LockClaim }
+  | { readonly seq: number; readonly op: 'unlock'; readonly namespace: string; readonly token: string }
+  /** A read on the writer's connection: only for measuring the hop against a main-thread read. */
+  | { readonly seq: number; readonly op: 'get'; readonly id: string }
+  /** Tests: the thread exits at once, as if it had crashed, without answering anything queued. */
+  | { readonly seq: number; readonly op: 'crash' }
+  /** After everything before it: close the connection and end the thread. */
+  | { readonly seq: number; readonly op: 'close' };
+
+export interface LockClaim {
+  readonly namespace: string;
+  readonly token: string;
+  readonly pid: number;
+  readonly host: string;
+  readonly now: number;
+  /** A holder on another host whose heartbeat is older than this many ms counts as dead. */
+  readonly staleAfterMs: number;
+}
+
+export type WriterErrorCode = 'unavailable' | 'locked' | 'failed';
+
+export type WriterResult =
+  | { readonly seq: number; readonly ok: true; readonly value: unknown }
+  | { readonly seq: number; readonly ok: false; readonly code: WriterErrorCode; readonly detail: string };
+
+/** What the writer thread posts back. */
+export type WriterMessage =
+  | { readonly type: 'ready' }
+  | { readonly type: 'openFailed'; readonly code: WriterErrorCode; readonly detail: string }
+  /** One group commit's results (or a read's), with the writer's commit count so far. */
+  | { readonly type: 'results'; readonly results: readonly WriterResult[]; readonly commits: number };

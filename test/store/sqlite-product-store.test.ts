@@ -1,0 +1,208 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DatabaseUnavailableError, InstanceLockedError } from '../../src/errors.js';
+import { ProductStore as OldProductStore } from '../../src/store/products.js';
+import { SqliteProductStore, kCrashWriter } from '../../src/store/sqlite-product-store.js';
+
+let dir: string;
+let path: string;
+const open: SqliteProductStore[] = [];
+
+async function openStore(options: Partial<Parameters<typeof SqliteProductStore.open>[0]> = {}): Promise<SqliteProductStore> {
+  const store = await SqliteProductStore.open({ path, ...options });
+  open.push(store);
+  return store;
+}
+
+async function collect(pages: AsyncIterable<readonly string[]>): Promise<string[][]> {
+  const out: string[][] = [];
+  for await (const page of pages) out.push([...page]);
+  return out;
+}
+
+const lamp = (id: string) => ({ id, name: `Lamp ${id}`, price: 9.5 });
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sqlite-store-'));
+  path = join(dir, 'products.db');
+});
+
+afterEach(async () => {
+  for (const store of open.splice(0)) await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('SqliteProductStore', () => {
+  it('inserts, gets, and answers null for an existing id', async () => {
+    const store = await openStore();
+    const created = await store.insert(lamp('SKU-1'));
+    expect(created).toEqual({ id: 'SKU-1', position: 1 });
+    expect(await store.insert(lamp('SKU-1'))).toBeNull();
+    const row = await store.get('SKU-1');
+    expect(row).toMatchObject({ id: 'SKU-1', name: 'Lamp SKU-1', price: 9.5 });
+    expect(typeof row?.createdAt).toBe('number');
+    expect(await store.get('nope')).toBeUndefined();
+    expect(store.backend).toBe('sqlite');
+  });
+
+  it('commits a batch all or nothing, without failing the writes grouped with it', async () => {
+    const store = await openStore();
+    await store.insert(lamp('A'));
+    const batch = await store.insertMany([lamp('B'), lamp('A'), lamp('C'), lamp('B')]);
+    expect(batch.created.map((r) => r.id)).toEqual(['B', 'C']);
+    expect(batch.conflicts).toEqual(['A', 'B']);
+    // NaN binds as NULL and fails NOT NULL mid-batch: the batch rolls back, its group neighbours commit.
+    const [bad, good] = await Promise.allSettled([
+      store.insertMany([lamp('D'), { id: 'E', name: 'x', price: Number.NaN }]),
+      store.insert(lamp('F')),
+    ]);
+    expect(bad.status).toBe('rejected');
+    expect(good).toMatchObject({ status: 'fulfilled', value: { id: 'F' } });
+    expect(await store.get('D')).toBeUndefined();
+    expect(await store.count()).toBe(4);
+  });
+
+  it('deletes, counts, scans, and keeps positions in commit order', async () => {
+    const store = await openStore();
+    expect(await store.horizon()).toBe(1);
+    expect(await store.lastIdBefore(1)).toBeUndefined();
+    for (const id of ['a', 'b', 'c', 'd', 'e']) await store.insert(lamp(id));
+    expect(await store.count()).toBe(5);
+    expect(await store.delete('e')).toBe(true);
+    expect(await store.delete('e')).toBe(false);
+    expect(await store.count()).toBe(4);
+    // The deleted last row keeps its position: the horizon never goes back.
+    expect(await store.horizon()).toBe(6);
+    expect(await collect(store.scanIds(3))).toEqual([['a', 'b', 'c'], ['d']]);
+    expect(await collect(store.idsFrom(3, 10))).toEqual([['c', 'd']]);
+    expect(await collect(store.idsFrom(6, 10))).toEqual([]);
+    expect(await store.lastIdBefore(3)).toBe('b');
+    expect(await store.lastIdBefore(100)).toBe('d');
+    const next = await store.insert(lamp('f'));
+    expect(next?.position).toBe(6);
+    expect(await collect(store.idsFrom(6, 10))).toEqual([['f']]);
+  });
+
+  it('imports once, into an empty table only, and keeps the count right', async () => {
+    const store = await openStore();
+    const ids = Array.from({ length: 5000 }, (_, i) => `IMP-${i}`);
+    expect(await store.importIds(ids)).toEqual({ imported: 5000 });
+    expect(await store.importIds(['other'])).toBeNull();
+    expect(await store.count()).toBe(5000);
+    expect(await store.get('IMP-4999')).toMatchObject({ name: 'Product IMP-4999', price: 0 });
+    // The count trigger is back after the import.
+    await store.insert(lamp('after'));
+    expect(await store.count()).toBe(5001);
+    expect(await store.horizon()).toBe(5002);
+  });
+
+  it('keeps settings and a stable identity', async () => {
+    const store = await openStore();
+    expect(await store.setting('k')).toBeUndefined();
+    expect(await store.initSetting('k', 'first')).toBe('first');
+    expect(await store.initSetting('k', 'second')).toBe('first');
+    await store.putSetting('k', 'third');
+    expect(await store.setting('k')).toBe('third');
+    const id = await store.databaseId();
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(await store.databaseId()).toBe(id);
+    await store.close();
+    expect(await (await openStore()).databaseId()).toBe(id);
+  });
+
+  it('groups concurrent writes into far fewer transactions', async () => {
+    const store = await openStore();
+    const before = store.commits;
+    const rows = await Promise.all(Array.from({ length: 100 }, (_, i) => store.insert(lamp(`G-${i}`))));
+    expect(rows.every((r) => r !== null)).toBe(true);
+    const transactions = store.commits - before;
+    expect(transactions).toBeGreaterThan(0);
+    expect(transactions).toBeLessThan(20);
+    // Commit order: positions follow the arrival order inside a group.
+    expect(rows.map((r) => r?.position)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+  });
+
+  it('resolves a write only after it committed (another connection sees it)', async () => {
+    const store = await openStore();
+    const other = new Database(path, { readonly: true });
+    try {
+      const seen = await Promise.all(
+        Array.from({ length: 20 }, async (_, i) => {
+          await store.insert(lamp(`D-${i}`));
+          return other.prepare('SELECT count(*) AS n FROM products WHERE id = ?').get(`D-${i}`) as { n: number };
+        }),
+      );
+      expect(seen.every((r) => r.n === 1)).toBe(true);
+    } finally {
+      other.close();
+    }
+  });
+
+  it('rejects pending writes when the writer thread dies, and recovers', async () => {
+    const errors: Error[] = [];
+    const store = await openStore({ onWriterError: (err) => errors.push(err) });
+    await store.insert(lamp('before'));
+    const pending = Array.from({ length: 10 }, (_, i) => store.insert(lamp(`P-${i}`)));
+    store[kCrashWriter]();
+    const settled = await Promise.allSettled(pending);
+    // Every call settles; those that did not commit before the crash reject as unavailable.
+    for (const s of settled) {
+      if (s.status === 'rejected') expect(s.reason).toBeInstanceOf(DatabaseUnavailableError);
+    }
+    expect(settled.some((s) => s.status === 'rejected')).toBe(true);
+    expect(errors.length).toBe(1);
+    expect(await store.insert(lamp('after'))).toMatchObject({ id: 'after' });
+    expect(await store.get('before')).toBeDefined();
+  });
+
+  it('lets one store per namespace hold the instance lock, and releases it on close', async () => {
+    const first = await openStore();
+    const second = await openStore();
+    await first.lockInstance('ns');
+    await expect(second.lockInstance('ns')).rejects.toBeInstanceOf(InstanceLockedError);
+    await second.lockInstance('other-ns');
+    await first.close();
+    await second.close();
+    const third = await openStore();
+    await third.lockInstance('ns');
+  });
+
+  it('takes over a lock whose holder died (kill -9 does not block the restart)', async () => {
+    const store = await openStore();
+    // A pid that existed and is gone now.
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+    if (dead === undefined) throw new Error('no pid from the child');
+    const db = new Database(path);
+    db.prepare('INSERT INTO instance_locks VALUES (?, ?, ?, ?, ?, ?)').run('ns', 'old-token', dead, hostname(), 1, 1);
+    db.close();
+    await store.lockInstance('ns');
+    const row = new Database(path, { readonly: true }).prepare('SELECT pid FROM instance_locks WHERE namespace = ?').get('ns');
+    expect(row).toEqual({ pid: process.pid });
+  });
+
+  it('opens a file written by the synchronous store, and the other way round', async () => {
+    const old = OldProductStore.open({ path, synchronous: 'full' });
+    old.insert(lamp('old-1'));
+    old.insert(lamp('old-2'));
+    const id = old.databaseId();
+    old.close();
+    const store = await openStore();
+    expect(await store.count()).toBe(2);
+    expect(await store.databaseId()).toBe(id);
+    expect(await store.insert(lamp('new-1'))).toEqual({ id: 'new-1', position: 3 });
+    await store.close();
+    const again = OldProductStore.open({ path, synchronous: 'full' });
+    expect(again.count()).toBe(3);
+    again.close();
+  });
+
+  it('names each bad option', async () => {
+    await expect(SqliteProductStore.open({ path: ':memory:', cacheSizeKiB: 1 })).rejects.toThrow(
+      'options.path must be a file path (not :memory:); options.cacheSizeKiB must be an integer >= 64',
+    );
+  });
+});

@@ -1,0 +1,317 @@
+/**
+ * The SQLite writer thread of SqliteProductStore (src/store/sqlite-product-store.ts):
+ * every write commits here, on this thread's own connection, so an fsync never
+ * holds the main thread's event loop.
+ *
+ * Group commit. Requests arrive as messages; the first one schedules a flush
+ * with setImmediate, and every message that arrives before it runs (those
+ * delivered in the same turn, i.e. everything posted while the previous
+ * commit was in flight) joins the same transaction: one BEGIN IMMEDIATE, one
+ * COMMIT, one fsync for all. Results go back in one message, only after COMMIT
+ * returned, so a caller's promise resolves only once its row is durable.
+ *
+ * One request's failure never fails the others: single statements roll back
+ * alone on error (SQLite's statement journal), and multi-statement requests
+ * (insertMany, import, lock) run in a SAVEPOINT of their own. Only a failure
+ * of the transaction itself (COMMIT, or an I/O error that rolled it back)
+ * fails the whole group, and then every request in it gets that error.
+ *
+ * Positions. This is the only thread that writes the file (the instance lock
+ * keeps other processes off it) and transactions run one after another, so a
+ * row's AUTOINCREMENT rowid is assigned in commit order: a transaction's rows
+ * all get rowids above every row of every earlier transaction. That makes the
+ * rowid a commit-ordered position (see src/store/product-store.ts).
+ *
+ * Loaded as CommonJS through tsx under the sources (see the store's
+ * #spawnWriter), as ESM when compiled: so no top-level await.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { forEachPackedId } from '../src/filter/id-batch.js';
+import { INSERT_COUNT_TRIGGER, SCHEMA, SCHEMA_VERSION } from '../src/store/sqlite-schema.js';
+import type {
+  LockClaim,
+  ProductFields,
+  SqliteWriterData,
+  WriterErrorCode,
+  WriterMessage,
+  WriterRequest,
+  WriterResult,
+} from '../src/store/sqlite-writer-protocol.js';
+
+const port = parentPort;
+if (port === null) throw new Error('sqlite-writer must run as a worker thread');
+const data = workerData as SqliteWriterData;
+
+/** SQLite result codes that mean the file cannot be written or opened, not that one request is wrong. */
+const kUnavailableCodes = /^SQLITE_(FULL|IOERR|CANTOPEN|READONLY|BUSY|LOCKED|NOTADB|CORRUPT|PERM|AUTH)/;
+
+function errorCode(err: unknown): WriterErrorCode {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && kUnavailableCodes.test(code) ? 'unavailable' : 'failed';
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+class LockedError extends Error {}
+
+function openDatabase(): Database.Database {
+  mkdirSync(dirname(data.path), { recursive: true });
+  const db = new Database(data.path);
+  try {
+    db.pragma('journal_mode = WAL');
+    // FULL fsyncs the WAL on every commit: a resolved write is durable even on power loss.
+    db.pragma(`synchronous = ${data.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+    db.pragma(`busy_timeout = ${data.busyTimeoutMs}`);
+    db.pragma(`cache_size = -${data.cacheSizeKiB}`);
+    db.pragma('journal_size_limit = 67108864');
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version !== 0 && version !== SCHEMA_VERSION) {
+      throw new Error(`${data.path} has schema version ${version}; this build knows version ${SCHEMA_VERSION}`);
+    }
+    db.transaction(() => db.exec(SCHEMA))();
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+function post(message: WriterMessage): void {
+  port!.postMessage(message);
+}
+
+let db: Database.Database;
+try {
+  db = openDatabase();
+} catch (err) {
+  post({ type: 'openFailed', code: errorCode(err) === 'failed' ? 'failed' : 'unavailable', detail: describe(err) });
+  port.close();
+  throw err;
+}
+
+const insertStmt = db.prepare<[string, string, number, number]>(
+  'INSERT INTO products (id, name, price, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
+);
+const deleteStmt = db.prepare<[string]>('DELETE FROM products WHERE id = ?');
+const getStmt = db.prepare<[string], { rowid: number; id: string; name: string; price: number; created_at: number }>(
+  'SELECT rowid, id, name, price, created_at FROM products WHERE id = ?',
+);
+const initSettingStmt = db.prepare<[string, string]>('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING');
+const settingStmt = db.prepare<[string], string>('SELECT value FROM settings WHERE key = ?').pluck();
+const putSettingStmt = db.prepare<[string, string]>(
+  'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+);
+const countStmt = db.prepare<[], number>('SELECT product_count FROM products_meta WHERE k = 0').pluck();
+const lockRowStmt = db.prepare<[string], { token: string; pid: number; host: string; heartbeat_at: number }>(
+  'SELECT token, pid, host, heartbeat_at FROM instance_locks WHERE namespace = ?',
+);
+const claimStmt = db.prepare<[string, string, number, string, number, number]>(
+  `INSERT INTO instance_locks (namespace, token, pid, host, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?)
+   ON CONFLICT (namespace) DO UPDATE SET token = excluded.token, pid = excluded.pid, host = excluded.host,
+     started_at = CASE WHEN instance_locks.token = excluded.token THEN instance_locks.started_at ELSE excluded.started_at END,
+     heartbeat_at = excluded.heartbeat_at`,
+);
+const unlockStmt = db.prepare<[string, string]>('DELETE FROM instance_locks WHERE namespace = ? AND token = ?');
+
+let commits = 0;
+let queue: WriterRequest[] = [];
+let scheduled = false;
+let closing = false;
+/** Set by an import, which raises the cache for its transaction: lowered again once that transaction ended. */
+let restoreCacheAfterCommit = false;
+
+/** Runs fn inside a savepoint: all of it or none of it, without touching the rest of the group. */
+function inSavepoint<T>(fn: () => T): T {
+  db.exec('SAVEPOINT request');
+  try {
+    const value = fn();
+    db.exec('RELEASE request');
+    return value;
+  } catch (err) {
+    // After an I/O error SQLite may have rolled back the whole transaction; then the group fails.
+    if (db.inTransaction) {
+      db.exec('ROLLBACK TO request');
+      db.exec('RELEASE request');
+    }
+    throw err;
+  }
+}
+
+function insertOne(p: ProductFields, now: number): { id: string; position: number } | null {
+  const info = insertStmt.run(p.id, p.name, p.price, now);
+  return info.changes === 1 ? { id: p.id, position: Number(info.lastInsertRowid) } : null;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the process exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Claims the namespace, or refreshes our own claim (the heartbeat). A row held
+ * by another token is taken over only when its holder is provably gone: on
+ * this host its pid is dead (a kill -9 never blocks the restart); on another
+ * host (no pid to check) its heartbeat stopped for staleAfterMs.
+ */
+function lock(claim: LockClaim): true {
+  const row = lockRowStmt.get(claim.namespace);
+  if (row !== undefined && row.token !== claim.token) {
+    const sameHost = row.host === claim.host;
+    const holderAlive = sameHost ? alive(row.pid) : claim.now - row.heartbeat_at < claim.staleAfterMs;
+    if (holderAlive) {
+      throw new LockedError(`pid ${row.pid} on ${row.host} holds namespace ${JSON.stringify(claim.namespace)}`);
+    }
+  }
+  claimStmt.run(claim.namespace, claim.token, claim.pid, claim.host, claim.now, claim.now);
+  return true;
+}
+
+/**
+ * The first-start import, only into an empty table (checked here, inside the
+ * write transaction, so two starting processes import once).
+ *
+ * The per-row count trigger is dropped for the import and re-created, and the
+ * count set once, inside the same savepoint: the transaction is atomic, so no
+ * committed state (and no reader, which sees only committed states) ever lacks
+ * the trigger, and nothing else writes meanwhile (this thread holds the write lock).
+ */
+function importIds(packed: Uint8Array): { imported: number } | null {
+  if ((countStmt.get() ?? 0) > 0) return null;
+  const now = Date.now();
+  let imported = 0;
+  db.pragma(`cache_size = -${Math.max(data.cacheSizeKiB, data.importCacheSizeKiB)}`);
+  restoreCacheAfterCommit = true;
+  inSavepoint(() => {
+    db.exec('DROP TRIGGER IF EXISTS products_count_insert');
+    const text = Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength);
+    forEachPackedId(packed, (_bytes, offset, length) => {
+      const id = text.toString('utf8', offset, offset + length);
+      imported += insertStmt.run(id, `Product ${id}`, 0, now).changes;
+    });
+    db.exec(INSERT_COUNT_TRIGGER);
+    db.prepare('UPDATE products_meta SET product_count = product_count + ? WHERE k = 0').run(imported);
+  });
+  return { imported };
+}
+
+function apply(request: WriterRequest, now: number): unknown {
+  switch (request.op) {
+    case 'insert':
+      return insertOne(request.product, now);
+    case 'insertMany':
+      return inSavepoint(() => {
+        const created: { id: string; position: number }[] = [];
+        const conflicts: string[] = [];
+        for (const p of request.products) {
+          const row = insertOne(p, now);
+          if (row === null) conflicts.push(p.id);
+          else created.push(row);
+        }
+        return { created, conflicts };
+      });
+    case 'delete':
+      return deleteStmt.run(request.id).changes === 1;
+    case 'initSetting':
+      initSettingStmt.run(request.key, request.value);
+      return settingStmt.get(request.key) ?? request.value;
+    case 'putSetting':
+      putSettingStmt.run(request.key, request.value);
+      return null;
+    case 'import':
+      return importIds(request.packed);
+    case 'lock':
+      return inSavepoint(() => lock(request.claim));
+    case 'unlock':
+      return unlockStmt.run(request.namespace, request.token).changes === 1;
+    default:
+      throw new Error(`the writer cannot apply ${request.op} in a transaction`);
+  }
+}
+
+function failure(seq: number, err: unknown): WriterResult {
+  if (err instanceof LockedError) return { seq, ok: false, code: 'locked', detail: err.message };
+  return { seq, ok: false, code: errorCode(err), detail: describe(err) };
+}
+
+/** One transaction for every queued write; reads (the hop measurement) answered outside it. */
+function flush(): void {
+  scheduled = false;
+  const batch = queue;
+  queue = [];
+  const results: WriterResult[] = [];
+  const writes: WriterRequest[] = [];
+  let close = false;
+  for (const request of batch) {
+    if (request.op === 'get') {
+      const row = getStmt.get(request.id);
+      const value = row === undefined ? null : { id: row.id, name: row.name, price: row.price, createdAt: row.created_at };
+      results.push({ seq: request.seq, ok: true, value });
+    } else if (request.op === 'close') {
+      close = true;
+    } else {
+      writes.push(request);
+    }
+  }
+  if (writes.length > 0) {
+    const now = Date.now();
+    const groupResults: WriterResult[] = [];
+    try {
+      db.exec('BEGIN IMMEDIATE');
+      for (const request of writes) {
+        try {
+          groupResults.push({ seq: request.seq, ok: true, value: apply(request, now) });
+        } catch (err) {
+          if (!db.inTransaction) throw err; // the transaction is gone: the whole group fails
+          groupResults.push(failure(request.seq, err));
+        }
+      }
+      db.exec('COMMIT');
+      commits++;
+      results.push(...groupResults);
+    } catch (err) {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      const code = errorCode(err) === 'failed' ? 'failed' : 'unavailable';
+      for (const request of writes) results.push({ seq: request.seq, ok: false, code, detail: describe(err) });
+    }
+    if (restoreCacheAfterCommit) {
+      restoreCacheAfterCommit = false;
+      // Outside the transaction, so no dirty page has to spill: back to the steady-state cache,
+      // and shrink_memory hands the import's extra pages back to the allocator.
+      db.pragma(`cache_size = -${data.cacheSizeKiB}`);
+      db.pragma('shrink_memory');
+    }
+  }
+  // The close request comes last in its batch (the main thread sends nothing after it).
+  const closeRequest = batch.find((r) => r.op === 'close');
+  if (closeRequest !== undefined) results.push({ seq: closeRequest.seq, ok: true, value: null });
+  if (results.length > 0) post({ type: 'results', results, commits });
+  if (close) {
+    closing = true;
+    db.close();
+    port!.close();
+  }
+}
+
+port.on('message', (request: WriterRequest) => {
+  if (closing) return;
+  if (request.op === 'crash') process.exit(70);
+  queue.push(request);
+  if (!scheduled) {
+    scheduled = true;
+    // setImmediate runs after this turn's message deliveries: every request
+    // that queued up during the last commit joins this group.
+    setImmediate(flush);
+  }
+});
+
+post({ type: 'ready' });

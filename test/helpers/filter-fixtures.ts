@@ -3,13 +3,10 @@ import { BloomFilter } from '../../src/filter/bloom-filter.js';
 import { allocateFilterBuffer, createLayout } from '../../src/filter/layout.js';
 import { computeFilterParams } from '../../src/filter/sizing.js';
 
+export { sku } from './ids.js';
+
 /** The hash seed of every test filter, fixed so statistical tests cannot flake. */
 export const TEST_SEED = 0x5eed1234;
-
-/** `SKU-00000042`: the sequential id format of the product table. */
-export function sku(i: number): string {
-  return `SKU-${String(i).padStart(8, '0')}`;
-}
 
 export function createFilter(capacity: number, targetFpr = 0.01, shards = 64, seed = TEST_SEED): BloomFilter {
   const layout = createLayout(computeFilterParams(capacity, targetFpr, shards), seed);

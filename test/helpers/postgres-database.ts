@@ -15,8 +15,8 @@
  *   const db = await createTestDatabase();
  *   onTestFinished(() => db.drop());
  */
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { uniqueSuffix } from './ids.js';
 import { testDatabaseAdminUrl } from './test-services.js';
 
 export interface TestDatabase {
@@ -51,7 +51,7 @@ function urlFor(name: string): string {
 /** Creates an empty database with a name no other test (or run) uses. */
 export async function createTestDatabase(prefix = 'bloomgate_test'): Promise<TestDatabase> {
   if (!PREFIX_PATTERN.test(prefix)) throw new Error(`prefix must match ${PREFIX_PATTERN}, got ${JSON.stringify(prefix)}`);
-  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  const name = `${prefix}_${uniqueSuffix()}`;
   // The name is built from a checked prefix and hex digits, so it needs no quoting.
   await admin(`CREATE DATABASE ${name}`);
   let dropped = false;

@@ -8,8 +8,8 @@
  *   const ns = uniqueNamespace('cache');                 // 'cache-3f9a1c0b2e7d'
  *   afterEach(() => deleteNamespaceKeys(redis.client, ns));
  */
-import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { uniqueSuffix } from './ids.js';
 import { testRedisUrl } from './test-services.js';
 
 /** The shared Redis every non-destructive test may use (TEST_REDIS_URL, set by test/global-setup.ts). */
@@ -17,7 +17,7 @@ export const SHARED_REDIS_URL = testRedisUrl();
 
 /** A namespace no other test (or run) uses; valid for BLOOM_STATE_NAMESPACE. */
 export function uniqueNamespace(prefix = 'test'): string {
-  return `${prefix}-${randomBytes(6).toString('hex')}`;
+  return `${prefix}-${uniqueSuffix()}`;
 }
 
 /** An in-process Redis URL with its own data. */

@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './free-port.js';
+import { waitFor } from './wait-for.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -218,20 +219,19 @@ export class ServerProcess {
    * process exits, and after `timeoutMs` otherwise (with the log tail).
    */
   async waitHealthy(timeoutMs = 60_000): Promise<number> {
-    const started = performance.now();
-    while (performance.now() - started < timeoutMs) {
+    const healthy = async (): Promise<boolean> => {
       if (!this.isRunning) {
         throw new Error(`the server exited (${JSON.stringify(this.lastExitValue)}) before /health was 200; log tail:\n${this.tail()}`);
       }
-      try {
-        const res = await this.request('GET', '/health', { timeoutMs: 1_000 });
-        if (res.status === 200) return performance.now() - started;
-      } catch {
-        // Not listening yet.
-      }
-      await sleep(HEALTH_POLL_MS);
+      // A failed request means "not listening yet".
+      return this.request('GET', '/health', { timeoutMs: 1_000 }).then((res) => res.status === 200, () => false);
+    };
+    try {
+      return await waitFor('/health 200', healthy, timeoutMs, HEALTH_POLL_MS);
+    } catch (err) {
+      if ((err as Error).message.includes('log tail')) throw err;
+      throw new Error(`/health was not 200 within ${timeoutMs} ms; log tail:\n${this.tail()}`);
     }
-    throw new Error(`/health was not 200 within ${timeoutMs} ms; log tail:\n${this.tail()}`);
   }
 
   /** SIGKILL, like a crash; resolves once the process is gone and its output drained. Safe when stopped. */
@@ -283,18 +283,22 @@ export class ServerProcess {
 
   /** Waits until a line of the current run matches; returns it. */
   async waitForLog(pattern: RegExp, timeoutMs: number, run = this.runValue): Promise<LogLine> {
-    const started = performance.now();
-    for (;;) {
-      const line = this.logs.find((l) => l.run === run && pattern.test(l.text));
-      if (line !== undefined) return line;
-      if (performance.now() - started > timeoutMs) {
-        throw new Error(`no log line matching ${pattern} within ${timeoutMs} ms; log tail:\n${this.tail()}`);
-      }
-      if (!this.isRunning && this.runValue === run) {
+    let line: LogLine | undefined;
+    const logged = (): boolean => {
+      line = this.logs.find((l) => l.run === run && pattern.test(l.text));
+      if (line === undefined && !this.isRunning && this.runValue === run) {
         throw new Error(`the server exited without a log line matching ${pattern}; log tail:\n${this.tail()}`);
       }
-      await sleep(20);
+      return line !== undefined;
+    };
+    try {
+      await waitFor(`a log line matching ${pattern}`, logged, timeoutMs);
+    } catch (err) {
+      if ((err as Error).message.includes('log tail')) throw err;
+      throw new Error(`no log line matching ${pattern} within ${timeoutMs} ms; log tail:\n${this.tail()}`);
     }
+    if (line === undefined) throw new Error(`unreachable: waitFor resolved without ${pattern}`);
+    return line;
   }
 
   /**

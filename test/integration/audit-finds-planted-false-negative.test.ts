@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestService, type TestService } from '../helpers/in-process-service.js';
 import { uniqueMemoryUrl } from '../helpers/redis-namespace.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 describe('false-negative audit', () => {
   let svc: TestService;
@@ -39,10 +40,9 @@ describe('false-negative audit', () => {
     expect(await svc.get('/products/PLANTED-1')).toMatchObject({ status: 404, body: { source: 'bloom_filter' } });
     for (let i = 0; i < 5; i++) await svc.get(`/products/absent-${i}`); // true negatives: checked, not counted
 
-    const deadline = Date.now() + 10_000;
-    while ((await metric('bloomgate_false_negatives_total')) < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitFor('the audit to count the false negative', async () => (await metric('bloomgate_false_negatives_total')) >= 1);
     expect(await metric('bloomgate_false_negatives_total')).toBe(1);
-    while ((await metric('bloomgate_audit_checks_total')) < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitFor('six audit checks', async () => (await metric('bloomgate_audit_checks_total')) >= 6);
     expect(await metric('bloomgate_audit_checks_total')).toBe(6);
     expect(await metric('bloomgate_false_negatives_total')).toBe(1);
 

@@ -7,12 +7,13 @@ import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sku } from '../helpers/ids.js';
 import { startTestService, type TestService } from '../helpers/in-process-service.js';
 import { uniqueMemoryUrl } from '../helpers/redis-namespace.js';
+import { waitForValue } from '../helpers/wait-for.js';
 
 const TOKEN = 'delete-test-admin-token-0123456789';
 const ADMIN = { authorization: `Bearer ${TOKEN}` };
-const sku = (i: number): string => `SKU-${String(i).padStart(8, '0')}`;
 
 describe('deletes', () => {
   let svc: TestService;
@@ -55,12 +56,7 @@ describe('deletes', () => {
 
   it('rebuilds by itself once stale ids pass REBUILD_STALE_RATIO, and the deleted ids stop passing the filter', async () => {
     for (const i of [2, 3, 4, 5, 6]) expect((await del(sku(i))).status).toBe(204); // 6 stale / 94 items > 5 %
-    let s = await stats();
-    const deadline = Date.now() + 15_000;
-    while (s.rebuild.completed === 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-      s = await stats();
-    }
+    const s = await waitForValue('the stale rebuild to complete', stats, (v) => v.rebuild.completed > 0, 15_000);
     expect(s).toMatchObject({ stale_items: 0, items: 94, rebuild: { completed: 1, last: { reason: 'stale' } } });
     for (const i of [1, 2, 3, 4, 5, 6]) expect((await svc.get(`/products/${sku(i)}`)).body.source).toBe('bloom_filter');
     expect((await svc.get(`/products/${sku(7)}`)).status).toBe(200);

@@ -14,7 +14,8 @@ import { metricValue } from '../helpers/prometheus-text.js';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/private-redis.js';
 import { uniqueNamespace } from '../helpers/redis-namespace.js';
 import { checkSnapshot, readSnapshot, snapshotKey } from '../helpers/redis-snapshot.js';
-import { ServerProcess, sleep } from '../helpers/server-process.js';
+import { ServerProcess } from '../helpers/server-process.js';
+import { waitForValue } from '../helpers/wait-for.js';
 
 const IMPORTED = 20_000;
 const SAMPLE = 2_000;
@@ -96,11 +97,7 @@ describe('FLUSHALL under a running service', () => {
 /** Polls until the snapshot hash is present and whole; returns the ms waited. */
 async function waitForCompleteSnapshot(client: Redis, namespace: string, timeoutMs: number): Promise<number> {
   const started = performance.now();
-  let last: string[] = [];
-  while (performance.now() - started < timeoutMs) {
-    last = checkSnapshot(await readSnapshot(client, namespace)).problems;
-    if (last.length === 0) return Math.round(performance.now() - started);
-    await sleep(50);
-  }
-  throw new Error(`no complete snapshot within ${timeoutMs} ms: ${last.slice(0, 5).join('; ')}`);
+  const problems = async (): Promise<string[]> => checkSnapshot(await readSnapshot(client, namespace)).problems.slice(0, 5);
+  await waitForValue('a complete snapshot', problems, (found) => found.length === 0, timeoutMs);
+  return Math.round(performance.now() - started);
 }

@@ -29,6 +29,8 @@ const SHUTDOWN_TIMEOUT_MS = 10_000;
 interface SlowRequest {
   /** Sends the rest of the body. */
   finish(): void;
+  /** Settles once the first part has been handed to the kernel. */
+  readonly firstPartSent: Promise<void>;
   readonly response: Promise<{ status: number; text: string }>;
 }
 
@@ -54,9 +56,10 @@ function slowPost(port: number, path: string, body: string): SlowRequest {
       res.once('error', reject);
     });
   });
-  req.write(bytes.subarray(0, half));
+  const firstPartSent = new Promise<void>((resolve) => req.write(bytes.subarray(0, half), () => resolve()));
   return {
     finish: () => req.end(bytes.subarray(half)),
+    firstPartSent,
     response,
   };
 }
@@ -108,7 +111,11 @@ describe('graceful shutdown', () => {
       ...singles.map((id) => slowPost(port, '/products', JSON.stringify({ id, name: 'slow', price: 2 }))),
       slowPost(port, '/products/batch', JSON.stringify({ products: batch.map((id) => ({ id, name: 'slow batch', price: 3 })) })),
     ];
-    await sleep(300); // the server has the headers and half of each body
+    // The server has the headers and half of each body: every first part is sent, then a
+    // request on a new connection makes a round trip through the server's single event
+    // loop, which reads sockets that were readable before it answers a later one.
+    await Promise.all(slow.map((s) => s.firstPartSent));
+    await freshConnectionGet(port, '/health');
 
     // Fast requests racing the signal: refused or answered, but a 201 is a promise.
     const racing = Array.from({ length: RACING }, (_, i) => `TERM-RACE-${i}`);

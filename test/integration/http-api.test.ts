@@ -7,12 +7,13 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisConnection } from '../../src/store/redis-connection.js';
+import { sku } from '../helpers/ids.js';
 import { startTestService, type TestService } from '../helpers/in-process-service.js';
 import { deleteNamespaceKeys, SHARED_REDIS_URL, uniqueMemoryUrl } from '../helpers/redis-namespace.js';
+import { waitForValue } from '../helpers/wait-for.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
-const sku = (i: number): string => `SKU-${String(i).padStart(8, '0')}`;
 const FILE_IDS = 2000;
 
 describe.each([
@@ -230,8 +231,9 @@ describe('the negative cache', () => {
   it('remembers a false positive the database confirmed missing', async () => {
     const id = await falsePositive('fp');
     expect(await svc.get(`/products/${id}`)).toMatchObject({ status: 404, body: { source: 'database' } });
-    await new Promise((r) => setTimeout(r, 20)); // the marker is written after the answer
-    expect(await svc.get(`/products/${id}`)).toMatchObject({ status: 404, body: { source: 'negative_cache' } });
+    // The marker is written after the answer: wait until a lookup is served from it.
+    const cached = await waitForValue('the negative marker', () => svc.get(`/products/${id}`), (r) => r.body.source === 'negative_cache');
+    expect(cached).toMatchObject({ status: 404, body: { source: 'negative_cache' } });
     const stats = (await svc.get('/stats')).body;
     expect(stats.false_positives).toBeGreaterThanOrEqual(1);
     expect(stats.negative_cache_hit).toBeGreaterThanOrEqual(1);
@@ -240,8 +242,8 @@ describe('the negative cache', () => {
   it('never hides a product created after its id was negatively cached', async () => {
     const id = await falsePositive('later');
     expect(await svc.get(`/products/${id}`)).toMatchObject({ status: 404, body: { source: 'database' } });
-    await new Promise((r) => setTimeout(r, 20));
-    expect((await svc.get(`/products/${id}`)).body.source).toBe('negative_cache');
+    const cached = await waitForValue('the negative marker', () => svc.get(`/products/${id}`), (r) => r.body.source === 'negative_cache');
+    expect(cached.body.source).toBe('negative_cache');
     expect((await svc.post('/products', { id, name: 'now real', price: 2 })).status).toBe(201);
     expect(await svc.get(`/products/${id}`)).toMatchObject({ status: 200, body: { id, name: 'now real' } });
   });

@@ -15,7 +15,9 @@ import { inspectDatabase } from '../helpers/products-db.js';
 import { spreadSample, writeProductsFile } from '../helpers/products-file.js';
 import { parseSamples } from '../helpers/prometheus-text.js';
 import { SHARED_REDIS_URL, deleteNamespaceKeys, uniqueNamespace } from '../helpers/redis-namespace.js';
+import { scatteredId } from '../helpers/ids.js';
 import { ServerProcess, sleep } from '../helpers/server-process.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const IDS = 1_000_000;
 const SAMPLE = 2_000;
@@ -25,7 +27,7 @@ const START_TIMEOUT_MS = 120_000;
 
 /** Ids in scattered index order, as real SKUs would be. */
 function importedId(i: number): string {
-  return `IMP-${(Math.imul(i, 0x9e3779b1) >>> 0).toString(16).padStart(8, '0')}-${i}`;
+  return scatteredId('IMP', i);
 }
 
 describe('kill -9 during the first import', () => {
@@ -88,14 +90,17 @@ describe('kill -9 during the first import', () => {
     }
   }
 
+  /** waitFor with the server's log tail on failure; polls every 10 ms so the crashes land close to the moment. */
   async function until(what: string, timeoutMs: number, check: () => boolean): Promise<number> {
-    const started = performance.now();
-    while (!check()) {
-      if (!server.isRunning) throw new Error(`the server exited while waiting for ${what}; log tail:\n${server.tail()}`);
-      if (performance.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}; log tail:\n${server.tail()}`);
-      await sleep(10);
+    const checkWhileRunning = (): boolean => {
+      if (!server.isRunning) throw new Error(`the server exited while waiting for ${what}`);
+      return check();
+    };
+    try {
+      return Math.round(await waitFor(what, checkWhileRunning, timeoutMs, 10));
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; log tail:\n${server.tail()}`);
     }
-    return Math.round(performance.now() - started);
   }
 
   it('holds all or nothing after each crash, and the next start finds every id', { timeout: 300_000 }, async () => {

@@ -6,11 +6,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sku as id } from '../helpers/ids.js';
 import { startTestService, type TestService } from '../helpers/in-process-service.js';
 import { uniqueMemoryUrl } from '../helpers/redis-namespace.js';
 
 const N = 1_000_000;
-const id = (i: number): string => `SKU-${String(i).padStart(8, '0')}`;
 let svc: TestService;
 
 beforeAll(async () => {

@@ -12,7 +12,8 @@ import { idsNotFound } from '../helpers/bulk-lookup.js';
 import { inspectDatabase } from '../helpers/products-db.js';
 import { spreadSample, writeProductsFile } from '../helpers/products-file.js';
 import { SHARED_REDIS_URL, deleteNamespaceKeys, uniqueNamespace } from '../helpers/redis-namespace.js';
-import { ServerProcess, sleep } from '../helpers/server-process.js';
+import { ServerProcess } from '../helpers/server-process.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const IMPORTED = 300_000;
 const SAMPLE = 2_000;
@@ -100,9 +101,9 @@ describe('an online rebuild loses no concurrent create', () => {
   it('finds every create made during a rebuild, after the swap and after a kill -9 right after it', { timeout: 120_000 }, async () => {
     const before = await rebuildStatusAuthed(server);
     const traffic = new CreateTraffic(server, 'SWAP');
-    await sleep(200);
+    await waitFor('creates under way', () => traffic.acked.length >= LANES);
     await startRebuild();
-    await until(async () => (await rebuildStatusAuthed(server)).completed > before.completed, 60_000, 'the rebuild to complete');
+    await waitFor('the rebuild to complete', async () => (await rebuildStatusAuthed(server)).completed > before.completed, 60_000);
     await traffic.stop();
     expect(traffic.problems.slice(0, 10), `${traffic.problems.length} problems while rebuilding`).toEqual([]);
     expect((await rebuildStatusAuthed(server)).failed).toBe(0);
@@ -117,17 +118,17 @@ describe('an online rebuild loses no concurrent create', () => {
 
   it('finds every create after a kill -9 in the middle of a rebuild', { timeout: 120_000 }, async () => {
     const traffic = new CreateTraffic(server, 'MID');
-    await sleep(200);
+    await waitFor('creates under way', () => traffic.acked.length >= LANES);
     await startRebuild();
     let progress = 0;
-    await until(
+    await waitFor(
+      'the rebuild to be under way',
       async () => {
         const s = await rebuildStatusAuthed(server);
         progress = s.progress;
         return s.running && s.progress >= 0.3;
       },
       60_000,
-      'the rebuild to be under way',
     );
     await server.kill9();
     await traffic.stop();
@@ -144,12 +145,4 @@ async function rebuildStatusAuthed(server: ServerProcess): Promise<RebuildStatus
   const res = await server.request('GET', '/admin/status', { timeoutMs: 2_000, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
   if (res.status !== 200) throw new Error(`/admin/status: ${res.status} ${res.text}`);
   return (res.body as { rebuild: RebuildStatus }).rebuild;
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const started = performance.now();
-  while (!(await check())) {
-    if (performance.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }

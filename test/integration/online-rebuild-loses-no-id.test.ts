@@ -7,13 +7,16 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sku } from '../helpers/ids.js';
 import { startTestService, type TestService } from '../helpers/in-process-service.js';
 import { uniqueMemoryUrl } from '../helpers/redis-namespace.js';
+import { waitFor, waitForValue } from '../helpers/wait-for.js';
 
 const TOKEN = 'rebuild-test-admin-token-0123456789';
 const ADMIN = { authorization: `Bearer ${TOKEN}` };
 const FILE_IDS = 60_000;
-const sku = (i: number): string => `SKU-${String(i).padStart(8, '0')}`;
+/** Requests of each kind that must run against the new filter after the swap. */
+const LOAD_AFTER_SWAP = 50;
 
 interface Status {
   rebuild: { running: boolean; completed: number; failed: number; progress: number; last: { reason: string; ok: boolean; ms: number } | null };
@@ -80,20 +83,17 @@ describe('online rebuild under load', () => {
     };
 
     const load = [reader(0), reader(1), reader(2), writer(), batcher(), watcher()];
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor('reads and creates under way', () => lookups > LOAD_AFTER_SWAP && created.length > LOAD_AFTER_SWAP);
     const before = await status();
     const started = await svc.request('/admin/rebuild', { method: 'POST', headers: ADMIN });
     expect(started.status).toBe(202);
     const again = await svc.request('/admin/rebuild', { method: 'POST', headers: ADMIN });
     expect(again).toMatchObject({ status: 409, body: { error: 'rebuild_in_progress' } });
 
-    const deadline = Date.now() + 60_000;
-    let s = await status();
-    while ((s.rebuild.running || s.rebuild.completed === 0) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-      s = await status();
-    }
-    await new Promise((r) => setTimeout(r, 300)); // keep the load on the new filter a while
+    const s = await waitForValue('the rebuild to complete', status, (v) => !v.rebuild.running && v.rebuild.completed > 0, 60_000);
+    // Keep the load on the new filter a while: enough reads and creates after the swap.
+    const [lookupsAtSwap, createdAtSwap] = [lookups, created.length];
+    await waitFor('load on the new filter', () => lookups >= lookupsAtSwap + LOAD_AFTER_SWAP && created.length >= createdAtSwap + LOAD_AFTER_SWAP);
     stop = true;
     await Promise.all(load);
 
@@ -112,12 +112,7 @@ describe('online rebuild under load', () => {
     expect(stats.items).toBe(FILE_IDS + created.length);
 
     // A full snapshot replaced the old one after the swap.
-    const deadline2 = Date.now() + 10_000;
-    let after = await status();
-    while ((after.snapshot.pending_full || after.snapshot.saves <= before.snapshot.saves) && Date.now() < deadline2) {
-      await new Promise((r) => setTimeout(r, 20));
-      after = await status();
-    }
+    const after = await waitForValue('a full snapshot after the swap', status, (v) => !v.snapshot.pending_full && v.snapshot.saves > before.snapshot.saves);
     expect(after.snapshot.pending_full).toBe(false);
     expect(after.snapshot.saves).toBeGreaterThan(before.snapshot.saves);
     expect(after.seed_fingerprint).toMatch(/^[0-9a-f]{8}$/);

@@ -16,10 +16,13 @@ import { uniqueNamespace } from '../helpers/redis-namespace.js';
 import { checkSnapshot, readSnapshot, snapshotKey } from '../helpers/redis-snapshot.js';
 import { ServerProcess, sleep, type HttpResult } from '../helpers/server-process.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 /** No request may take longer than this, Redis or not (REDIS_COMMAND_TIMEOUT_MS is 500). */
 const LATENCY_BOUND_MS = 2_000;
 const SEEDED = 300;
+/** Requests a phase must see before the test moves on (instead of a fixed pause). */
+const SAMPLES_PER_PHASE = 100;
 const LANES = 6;
 const OUTAGE_MS = 4_000;
 /** Longer than NOTICE_WITHIN_MS, so a late notice still shows. */
@@ -128,17 +131,14 @@ function summary(samples: readonly Sample[], phase: Phase): string {
   return `${phase}: ${parts.join(', ')}`;
 }
 
+/** waitFor, where a check that throws (nothing answers yet) means "not yet". */
 async function waitUntil(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<number> {
-  const started = performance.now();
-  for (;;) {
-    try {
-      if (await check()) return Math.round(performance.now() - started);
-    } catch {
-      // Not yet.
-    }
-    if (performance.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
+  return Math.round(await waitFor(what, () => check().catch(() => false), timeoutMs));
+}
+
+/** Waits until `count` requests sent in `phase` have been answered (or have failed). */
+async function samplesIn(traffic: Traffic, phase: Phase, count = SAMPLES_PER_PHASE): Promise<void> {
+  await waitFor(`${count} requests in phase ${phase}`, () => traffic.samples.filter((s) => s.phase === phase).length >= count, 30_000);
 }
 
 async function healthStatus(server: ServerProcess): Promise<{ code: number; status: unknown; body: unknown }> {
@@ -200,7 +200,7 @@ describe('a Redis outage degrades the service and it recovers by itself', () => 
     await waitUntil('the first snapshot', 10_000, async () => (await client.exists(snapshotKey(namespace))) === 1);
 
     const traffic = new Traffic(server, seeded);
-    await sleep(1_000);
+    await samplesIn(traffic, 'up');
 
     await redis.stop();
     traffic.phase = 'down';
@@ -220,7 +220,7 @@ describe('a Redis outage degrades the service and it recovers by itself', () => 
     });
     const snapshotAfterBackMs = Math.round(performance.now() - backAt);
     const cacheMs = await waitUntil('cache use to resume', RECOVER_WITHIN_MS, () => servedFromCache(server, seeded[1]!));
-    await sleep(500);
+    await samplesIn(traffic, 'back');
     await traffic.stop();
 
     console.log(
@@ -261,7 +261,7 @@ describe('a Redis outage degrades the service and it recovers by itself', () => 
     expect(await servedFromCache(server, seeded[0]!)).toBe(true);
 
     const traffic = new Traffic(server, seeded);
-    await sleep(500);
+    await samplesIn(traffic, 'up');
     traffic.phase = 'down';
     proxy.blackhole(true);
     const hangStarted = performance.now();
@@ -276,7 +276,7 @@ describe('a Redis outage degrades the service and it recovers by itself', () => 
     proxy.blackhole(false);
     const healthyMs = await waitUntil('/health ok after the hang', RECOVER_WITHIN_MS, async () => (await healthStatus(server)).status === 'ok');
     const cacheMs = await waitUntil('cache use to resume', RECOVER_WITHIN_MS, () => servedFromCache(server, seeded[1]!));
-    await sleep(500);
+    await samplesIn(traffic, 'back');
     await traffic.stop();
 
     console.log(

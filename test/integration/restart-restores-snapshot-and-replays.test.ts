@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idsNotFound } from '../helpers/bulk-lookup.js';
+import { scatteredId } from '../helpers/ids.js';
 import { inspectDatabase, insertProducts } from '../helpers/products-db.js';
 import { spreadSample, writeProductsFile } from '../helpers/products-file.js';
 import { metricValue } from '../helpers/prometheus-text.js';
@@ -23,7 +24,7 @@ const SAMPLE = 2_000;
 const START_TIMEOUT_MS = 120_000;
 
 function importedId(i: number): string {
-  return `RST-${(Math.imul(i, 0x85ebca6b) >>> 0).toString(16).padStart(8, '0')}-${i}`;
+  return scatteredId('RST', i);
 }
 
 /** What the service says about its load, from the log line and /bloom/stats, as text for the report. */

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { importProductsFile } from '../../src/store/product-import.js';
 import { ProductStore } from '../../src/store/products.js';
+import { sku } from '../helpers/ids.js';
 
 let dir: string;
 let store: ProductStore;
@@ -96,7 +97,7 @@ describe('importProductsFile', () => {
 
   it('imports 1,000,000 ids in seconds', async () => {
     const n = 1_000_000;
-    const ids = Array.from({ length: n }, (_, i) => `SKU-${String(i).padStart(8, '0')}`);
+    const ids = Array.from({ length: n }, (_, i) => sku(i));
     const file = writeIds('products-1m.txt', `${ids.join('\n')}\n`);
     let received = 0;
     const result = await importProductsFile(store, file, (chunk) => {

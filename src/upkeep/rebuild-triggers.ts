@@ -17,6 +17,7 @@
  *   triggers.start();
  */
 import type { BloomFilter } from '../filter/bloom-filter.js';
+import { realScheduler, type Cancel, type Scheduler } from '../lifecycle/scheduler.js';
 import type { FilterRebuilder, RebuildReason } from './online-rebuild.js';
 import type { ObservedFpr } from '../metrics/observed-fpr.js';
 
@@ -31,6 +32,8 @@ export interface RebuildTriggersOptions {
   readonly staleRatio: number;
   readonly intervalMs?: number;
   readonly now?: () => number;
+  /** Drives the periodic check; tests pass a manual one. */
+  readonly scheduler?: Scheduler;
 }
 
 export interface TriggerDecision {
@@ -41,7 +44,7 @@ export interface TriggerDecision {
 export class RebuildTriggers {
   readonly #o: RebuildTriggersOptions;
   readonly #now: () => number;
-  #timer: NodeJS.Timeout | undefined;
+  #cancel: Cancel | undefined;
 
   constructor(options: RebuildTriggersOptions) {
     this.#o = options;
@@ -76,12 +79,11 @@ export class RebuildTriggers {
   }
 
   start(): void {
-    this.#timer ??= setInterval(() => this.check(), this.#o.intervalMs ?? 1000);
-    this.#timer.unref();
+    this.#cancel ??= (this.#o.scheduler ?? realScheduler).every(this.#o.intervalMs ?? 1000, () => this.check());
   }
 
   close(): void {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#cancel?.();
+    this.#cancel = undefined;
   }
 }

@@ -5,6 +5,7 @@ import { allocateFilterBuffer, createLayout } from '../../src/filter/layout.js';
 import { computeFilterParams } from '../../src/filter/sizing.js';
 import type { FprReading } from '../../src/metrics/observed-fpr.js';
 import { COOLDOWN_MS, RebuildTriggers } from '../../src/upkeep/rebuild-triggers.js';
+import { ManualScheduler } from '../helpers/manual-scheduler.js';
 
 function setup(capacity = 1000) {
   const layout = createLayout(computeFilterParams(capacity, 0.01, 4), 42);
@@ -81,6 +82,33 @@ describe('RebuildTriggers', () => {
     expect(t.triggers.evaluate()).toBeUndefined();
     t.advance(COOLDOWN_MS);
     expect(t.triggers.evaluate()?.reason).toBe('fpr');
+  });
+});
+
+describe('RebuildTriggers on their timer', () => {
+  it('checks once per interval once started, and no more after close', () => {
+    const layout = createLayout(computeFilterParams(1000, 0.01, 4), 42);
+    const filter = new BloomFilter(allocateFilterBuffer(layout), layout);
+    const scheduler = new ManualScheduler();
+    const started: string[] = [];
+    const rebuilder = { running: false, last: null, start: (reason: string) => (started.push(reason), true) };
+    const fpr = { window: (): FprReading => ({ falsePositives: 0, rejections: 0, rate: null }) };
+    const triggers = new RebuildTriggers({ rebuilder, filter: () => filter, fpr, staleRatio: 0.1, intervalMs: 1000, now: () => scheduler.now, scheduler });
+    filter.setItems(1001);
+    scheduler.advance(5000);
+    expect(started).toEqual([]); // not started yet
+    triggers.start();
+    triggers.start(); // one timer, however often started
+    scheduler.advance(999);
+    expect(started).toEqual([]);
+    scheduler.advance(1);
+    expect(started).toEqual(['capacity']);
+    scheduler.advance(2000);
+    expect(started).toEqual(['capacity', 'capacity', 'capacity']); // the fake rebuilder never runs, so it fires again
+    triggers.close();
+    scheduler.advance(10_000);
+    expect(started).toHaveLength(3);
+    expect(scheduler.pending).toBe(0);
   });
 });
 

@@ -23,6 +23,7 @@
 import { ConflictError, ProductNotFoundError } from './errors.js';
 import type { ActiveFilter, FilterGeneration } from './filter/active-filter.js';
 import { packIds } from './filter/id-batch.js';
+import { realScheduler, type Cancel, type Scheduler } from './lifecycle/scheduler.js';
 import type { Logger } from './logger.js';
 import type { Snapshotter } from './persistence/snapshotter.js';
 import type { Watermark } from './persistence/watermark.js';
@@ -31,16 +32,6 @@ import type { ProductCache } from './store/product-cache.js';
 import type { ProductStore } from './store/products.js';
 import type { RedisConnection } from './store/redis-connection.js';
 import type { CacheWrite, UnconfirmedCacheWrites } from './store/unconfirmed-cache-writes.js';
-
-/** Runs `task` once after `ms`; the returned function cancels it. Injectable so tests advance time instead of waiting. */
-export type Schedule = (task: () => void, ms: number) => () => void;
-
-/** setTimeout, unref'd: a pending retry never keeps the process alive. */
-export const realSchedule: Schedule = (task, ms) => {
-  const timer = setTimeout(task, ms);
-  timer.unref();
-  return () => clearTimeout(timer);
-};
 
 export interface ProductWriterOptions {
   readonly products: Pick<ProductStore, 'insert' | 'insertMany' | 'delete'>;
@@ -51,8 +42,8 @@ export interface ProductWriterOptions {
   readonly snapshotter: Pick<Snapshotter, 'notifyWrite'>;
   readonly unconfirmed: UnconfirmedCacheWrites;
   readonly logger: Logger;
-  /** Schedules the cache-write retry; default {@link realSchedule}. */
-  readonly schedule?: Schedule;
+  /** Times the cache-write retry; default realScheduler (close() cancels a pending retry). */
+  readonly scheduler?: Scheduler;
 }
 
 export interface BatchCreateResult {
@@ -61,17 +52,17 @@ export interface BatchCreateResult {
 }
 
 /** Delay before re-sending cache writes that failed. */
-const RETRY_MS = 1000;
+export const RETRY_MS = 1000;
 
 export class ProductWriter {
   readonly #o: ProductWriterOptions;
-  readonly #schedule: Schedule;
+  readonly #scheduler: Scheduler;
   /** Cancels the pending retry; undefined when none is scheduled. */
-  #cancelRetry: (() => void) | undefined;
+  #cancelRetry: Cancel | undefined;
 
   constructor(options: ProductWriterOptions) {
     this.#o = options;
-    this.#schedule = options.schedule ?? realSchedule;
+    this.#scheduler = options.scheduler ?? realScheduler;
   }
 
   /** Synchronous up to the acknowledgement: commit, filter add, watermark. Throws ConflictError when the id exists. */
@@ -155,11 +146,11 @@ export class ProductWriter {
    */
   #scheduleRetry(): void {
     if (this.#cancelRetry !== undefined) return;
-    this.#cancelRetry = this.#schedule(() => {
+    this.#cancelRetry = this.#scheduler.after(RETRY_MS, () => {
       this.#cancelRetry = undefined;
       if (this.#o.redis.healthy) void this.retryUnconfirmed();
       else this.#scheduleRetry();
-    }, RETRY_MS);
+    });
   }
 
   /** Re-sends the cache writes that have not landed. */

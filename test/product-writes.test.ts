@@ -7,34 +7,15 @@ import { ActiveFilter } from '../src/filter/active-filter.js';
 import type { FilterPool } from '../src/filter/pool.js';
 import { createLogger } from '../src/logger.js';
 import { Watermark } from '../src/persistence/watermark.js';
-import { ProductWriter, type Schedule } from '../src/product-writes.js';
+import { ProductWriter, RETRY_MS } from '../src/product-writes.js';
 import { ProductStore } from '../src/store/products.js';
 import { UnconfirmedCacheWrites } from '../src/store/unconfirmed-cache-writes.js';
 import { createFilter } from './helpers/filter-fixtures.js';
+import { ManualScheduler } from './helpers/manual-scheduler.js';
 import { waitFor } from './helpers/wait-for.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => cleanups.splice(0).forEach((c) => c()));
-
-/** A clock the test advances: tasks run when their time comes, never in real time. */
-function manualClock() {
-  let now = 0;
-  const tasks: { at: number; run: () => void; cancelled: boolean }[] = [];
-  const schedule: Schedule = (run, ms) => {
-    const task = { at: now + ms, run, cancelled: false };
-    tasks.push(task);
-    return () => void (task.cancelled = true);
-  };
-  const advance = (ms: number): void => {
-    now += ms;
-    for (const task of tasks.splice(0)) {
-      if (task.cancelled) continue;
-      if (task.at <= now) task.run();
-      else tasks.push(task);
-    }
-  };
-  return { schedule, advance, pending: () => tasks.filter((t) => !t.cancelled).length };
-}
 
 function setup(setProduct: () => Promise<void>) {
   const dir = mkdtempSync(join(tmpdir(), 'bloomgate-writes-'));
@@ -43,7 +24,7 @@ function setup(setProduct: () => Promise<void>) {
   const watermark = new Watermark(0);
   const unconfirmed = new UnconfirmedCacheWrites();
   let notified = 0;
-  const clock = manualClock();
+  const scheduler = new ManualScheduler();
   const writer = new ProductWriter({
     products,
     active: new ActiveFilter({ filter, pool: {} as FilterPool }), // single creates never use the pool
@@ -53,14 +34,14 @@ function setup(setProduct: () => Promise<void>) {
     snapshotter: { notifyWrite: () => void notified++ },
     unconfirmed,
     logger: createLogger('silent'),
-    schedule: clock.schedule,
+    scheduler,
   });
   cleanups.push(() => {
     writer.close();
     products.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  return { writer, products, filter, watermark, unconfirmed, clock, notified: () => notified };
+  return { writer, products, filter, watermark, unconfirmed, scheduler, notified: () => notified };
 }
 
 describe('ProductWriter.create', () => {
@@ -77,16 +58,16 @@ describe('ProductWriter.create', () => {
 
   it('retries a failed cache write while Redis stays healthy, and lookups bypass the cache until it lands', async () => {
     let calls = 0;
-    const { writer, unconfirmed, clock } = setup(async () => {
+    const { writer, unconfirmed, scheduler } = setup(async () => {
       calls++;
       if (calls === 1) throw new Error('command timed out');
     });
     writer.create({ id: 'p-2', name: 'P', price: 1 });
-    await waitFor('the retry to be scheduled after the first write failed', () => calls === 1 && clock.pending() === 1, 1000);
+    await waitFor('the retry to be scheduled after the first write failed', () => calls === 1 && scheduler.pending === 1, 1000);
     expect(unconfirmed.has('p-2')).toBe(true);
-    clock.advance(999);
-    expect(calls).toBe(1); // not before the second is up
-    clock.advance(1);
+    scheduler.advance(RETRY_MS - 1);
+    expect(calls).toBe(1); // not before the delay is up
+    scheduler.advance(1);
     await waitFor('the retry to land', () => !unconfirmed.has('p-2'), 1000);
     expect(calls).toBe(2);
   });

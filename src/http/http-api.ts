@@ -7,10 +7,31 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { ProductWriter } from '../product-writes.js';
 import type { AdminAuth } from './admin-auth.js';
+import type { AdminStatusBody, BloomStatsBody, HealthReport, RebuildStartedBody } from './status-bodies.js';
 
 export type Phase = 'starting' | 'ready' | 'draining';
 
-export interface HttpApi {
+/**
+ * The report bodies the HTTP layer serialises. It needs only objects it can
+ * JSON.stringify; the service answers with the named shapes of
+ * status-bodies.ts (the default), a test stub with smaller ones.
+ */
+export interface StatusBodies {
+  readonly health: { readonly status: number; readonly body: object };
+  readonly bloomStats: object;
+  readonly adminStatus: object;
+  readonly rebuildStarted: object;
+}
+
+/** What the service answers (src/http/status-bodies.ts). */
+export interface ServiceStatusBodies extends StatusBodies {
+  readonly health: HealthReport;
+  readonly bloomStats: BloomStatsBody;
+  readonly adminStatus: AdminStatusBody;
+  readonly rebuildStarted: RebuildStartedBody;
+}
+
+export interface HttpApi<Bodies extends StatusBodies = ServiceStatusBodies> {
   readonly phase: () => Phase;
   readonly guard: Pick<LookupGuard, 'inline' | 'rejects' | 'rejectsInPool' | 'resolve'>;
   readonly writer: Pick<ProductWriter, 'create' | 'createBatch' | 'delete'>;
@@ -18,14 +39,13 @@ export interface HttpApi {
   readonly checkIds: (ids: readonly string[]) => Promise<Uint8Array>;
   /** The request histogram (its route labels are registered by HttpServer), /metrics and /stats. */
   readonly metrics: Pick<Metrics, 'httpDuration' | 'registry' | 'lookups'>;
-  // The three report shapes are `object` until src/http/status-report.ts names them.
-  readonly health: () => { readonly status: number; readonly body: object };
-  readonly bloomStats: () => object;
+  readonly health: () => Bodies['health'];
+  readonly bloomStats: () => Bodies['bloomStats'];
   readonly logger: Logger;
   readonly adminAuth: Pick<AdminAuth, 'check'>;
   /** Starts an online rebuild; throws RebuildInProgressError when one runs. */
-  readonly startRebuild: () => object;
-  readonly adminStatus: () => object;
+  readonly startRebuild: () => Bodies['rebuildStarted'];
+  readonly adminStatus: () => Bodies['adminStatus'];
   /** The self-contained HTML of GET /. */
   readonly statusPage: string;
 }

@@ -19,13 +19,13 @@ import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from '
 import { BloomgateError, MethodNotAllowedError, RouteNotFoundError, ShuttingDownError, StartingError } from '../errors.js';
 import type { LookupOutcome } from '../guard.js';
 import type { RequestHistogram } from '../metrics/request-histogram.js';
-import type { HttpApi } from './http-api.js';
+import type { HttpApi, StatusBodies } from './http-api.js';
 import { decodeIdParam } from './product-id-param.js';
 import { readBody, parseJson } from './request-body.js';
 import { ROUTES, UNMATCHED_LABEL, allowedMethods, type Needs, type Route, type RouteHandler, type RouteResult } from './routes.js';
 import { errorJson, statusLine, writeError, writeJson } from './respond.js';
 
-export type { HttpApi, Phase } from './http-api.js';
+export type { HttpApi, Phase, ServiceStatusBodies, StatusBodies } from './http-api.js';
 export { MAX_BATCH_BODY_BYTES, MAX_BODY_BYTES } from './routes.js';
 
 const JSON_TYPE = 'application/json';
@@ -36,7 +36,8 @@ type Writer = (res: HttpResponse) => number;
 type Done = (write: Writer, started: number) => void;
 
 export class HttpServer {
-  readonly #api: HttpApi;
+  /** Bodies only serialised here, so any StatusBodies will do (the service's are the named ones). */
+  readonly #api: HttpApi<StatusBodies>;
   readonly #app: TemplatedApp;
   readonly #histogram: RequestHistogram;
   /** The histogram index of the lookup route, kept in a field for the hot path. */
@@ -45,7 +46,7 @@ export class HttpServer {
   #inFlight = 0;
   #drained: (() => void) | undefined;
 
-  constructor(api: HttpApi) {
+  constructor(api: HttpApi<StatusBodies>) {
     this.#api = api;
     this.#histogram = api.metrics.httpDuration;
     this.#app = uWS.App();

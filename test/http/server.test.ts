@@ -1,7 +1,7 @@
 /** The HTTP layer alone, over a stub service: what it answers in each phase. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { AdminAuth } from '../../src/http/admin-auth.js';
-import { HttpServer, type HttpApi, type Phase } from '../../src/http/server.js';
+import { HttpServer, type HttpApi, type Phase, type StatusBodies } from '../../src/http/server.js';
 import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/metrics/registry.js';
 
@@ -17,7 +17,8 @@ function unreachable(): never {
 }
 
 async function serve(phase: Phase, adminToken?: string): Promise<string> {
-  const api: HttpApi = {
+  // A stub's report bodies are smaller than the service's named shapes.
+  const api: HttpApi<StatusBodies> = {
     phase: () => phase,
     // Every id is rejected by the filter; nothing reaches the writer in these tests.
     guard: { inline: true, rejects: () => true, rejectsInPool: async () => true, resolve: async () => ({ found: false, source: 'database' }) },

@@ -1,7 +1,8 @@
 /**
- * Periodic timers behind a one-method interface, so a component's periodic work can be
+ * Timers behind a two-method interface, so a component's timed work can be
  * driven by a test (`ManualScheduler` in test/helpers) instead of waiting in
- * real time. The real one never keeps the process alive (`unref`).
+ * real time. The real timers never keep the process alive (`unref`): each
+ * owner's close() decides what must still run (the final snapshot, say).
  *
  * @example
  *   const cancel = scheduler.every(200, () => audit.checkOne());
@@ -12,6 +13,8 @@ export type Cancel = () => void;
 export interface Scheduler {
   /** Calls `fn` every `ms` until cancelled. */
   every(ms: number, fn: () => void): Cancel;
+  /** Calls `fn` once after `ms`, unless cancelled first. */
+  after(ms: number, fn: () => void): Cancel;
 }
 
 export const realScheduler: Scheduler = {
@@ -19,5 +22,10 @@ export const realScheduler: Scheduler = {
     const timer = setInterval(fn, ms);
     timer.unref();
     return () => clearInterval(timer);
+  },
+  after(ms, fn) {
+    const timer = setTimeout(fn, ms);
+    timer.unref();
+    return () => clearTimeout(timer);
   },
 };

@@ -18,6 +18,7 @@
  */
 import type { BloomFilter } from '../filter/bloom-filter.js';
 import { encodeSnapshot } from '../filter/snapshot-codec.js';
+import { realScheduler, type Cancel, type Scheduler } from '../lifecycle/scheduler.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { RedisConnection } from '../store/redis-connection.js';
@@ -40,6 +41,8 @@ export interface SnapshotterOptions {
   readonly origin?: (watermark: number) => string;
   /** Injected clock, for tests. */
   readonly now?: () => number;
+  /** Drives the debounce, the retries and the data-loss checks; tests pass a manual one. */
+  readonly scheduler?: Scheduler;
 }
 
 export interface SnapshotState {
@@ -64,8 +67,9 @@ export class Snapshotter {
   /** Checksums of every shard as last written; undefined until a full save (the next save must then be full). */
   #checksums: Uint32Array | undefined;
   #needFull = true;
-  #timer: NodeJS.Timeout | undefined;
-  #checkTimer: NodeJS.Timeout | undefined;
+  readonly #scheduler: Scheduler;
+  #timer: Cancel | undefined;
+  #checkTimer: Cancel | undefined;
   #saving: Promise<void> | undefined;
   #again = false;
   #backoffMs = 0;
@@ -77,6 +81,7 @@ export class Snapshotter {
   constructor(options: SnapshotterOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
+    this.#scheduler = options.scheduler ?? realScheduler;
   }
 
   #filter(): BloomFilter {
@@ -97,8 +102,7 @@ export class Snapshotter {
   /** Starts the data-loss checks and reacts to Redis coming back. */
   start(): void {
     const every = this.#o.dataLossCheckMs ?? 1000;
-    this.#checkTimer = setInterval(() => void this.#checkDataLoss(), every);
-    this.#checkTimer.unref();
+    this.#checkTimer = this.#scheduler.every(every, () => void this.#checkDataLoss());
     this.#unsubscribe = this.#o.redis.onStatusChange((healthy) => {
       if (healthy) void this.#checkDataLoss();
     });
@@ -116,10 +120,10 @@ export class Snapshotter {
 
   #schedule(delayMs: number): void {
     if (this.#closed || this.#timer !== undefined) return;
-    this.#timer = setTimeout(() => {
+    this.#timer = this.#scheduler.after(delayMs, () => {
       this.#timer = undefined;
       void this.save().catch(() => undefined); // failures are logged and retried inside
-    }, delayMs);
+    });
   }
 
   /**
@@ -207,9 +211,9 @@ export class Snapshotter {
 
   /** Stops the timers and writes a final snapshot (best effort: Redis may be down). */
   async close(): Promise<void> {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer?.();
     this.#timer = undefined;
-    if (this.#checkTimer !== undefined) clearInterval(this.#checkTimer);
+    this.#checkTimer?.();
     this.#unsubscribe?.();
     await this.#saving?.catch(() => undefined);
     this.#closed = true;

@@ -13,6 +13,7 @@ import type { Cancel, Scheduler } from '../../src/lifecycle/scheduler.js';
 
 interface Entry {
   next: number;
+  /** 0 for a one-shot `after`. */
   readonly every: number;
   readonly fn: () => void;
 }
@@ -38,6 +39,14 @@ export class ManualScheduler implements Scheduler {
     };
   }
 
+  after(ms: number, fn: () => void): Cancel {
+    const entry: Entry = { next: this.#now + ms, every: 0, fn };
+    this.#entries.add(entry);
+    return () => {
+      this.#entries.delete(entry);
+    };
+  }
+
   /** Moves time forward by `ms`, firing each due callback at its own time. */
   advance(ms: number): void {
     const until = this.#now + ms;
@@ -46,7 +55,8 @@ export class ManualScheduler implements Scheduler {
       for (const e of this.#entries) if (e.next <= until && (due === undefined || e.next < due.next)) due = e;
       if (due === undefined) break;
       this.#now = due.next;
-      due.next += due.every;
+      if (due.every === 0) this.#entries.delete(due);
+      else due.next += due.every;
       due.fn();
     }
     this.#now = until;

@@ -9,6 +9,7 @@ import { SnapshotStore } from '../../src/store/snapshot-store.js';
 import { createFilter, sku } from '../helpers/filter-fixtures.js';
 import { startPrivateRedis } from '../helpers/private-redis.js';
 import { uniqueMemoryUrl, uniqueNamespace } from '../helpers/redis-namespace.js';
+import { ManualScheduler } from '../helpers/manual-scheduler.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const closers: (() => Promise<void>)[] = [];
@@ -16,14 +17,15 @@ afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
 
-async function setup(url = uniqueMemoryUrl()) {
+async function setup(url = uniqueMemoryUrl(), scheduler?: ManualScheduler) {
   const redis = RedisConnection.open({ url, commandTimeoutMs: 300 });
   await redis.waitReady(2000);
   const filter = createFilter(10_000);
   const store = new SnapshotStore({ redis, namespace: uniqueNamespace('snap') });
   const watermark = new Watermark(0);
   const metrics = new Metrics();
-  const snapshotter = new Snapshotter({ filter, store, redis, watermark, metrics, logger: createLogger('silent'), intervalMs: 20, dataLossCheckMs: 50 });
+  const logger = createLogger('silent');
+  const snapshotter = new Snapshotter({ filter, store, redis, watermark, metrics, logger, intervalMs: 20, dataLossCheckMs: 50, ...(scheduler === undefined ? {} : { scheduler }) });
   closers.push(async () => {
     await snapshotter.close();
     await redis.close();
@@ -57,14 +59,19 @@ describe('Snapshotter', () => {
   });
 
   it('saves within the interval after a write, sharing one save among many writes', async () => {
-    const { filter, watermark, snapshotter } = await setup();
+    const scheduler = new ManualScheduler();
+    const { filter, watermark, snapshotter } = await setup(uniqueMemoryUrl(), scheduler);
     await snapshotter.save();
     for (let i = 0; i < 50; i++) {
       filter.add(`w-${i}`);
       watermark.applied(i + 1);
       snapshotter.notifyWrite();
     }
-    await waitFor('a debounced save', () => snapshotter.state.lastWatermark === 50, 2000);
+    expect(scheduler.pending).toBe(1); // one debounce timer for all 50 writes
+    scheduler.advance(19);
+    expect(snapshotter.state.saves).toBe(1);
+    scheduler.advance(1); // the interval (20 ms) is up: the save starts
+    await waitFor('the debounced save to finish', () => snapshotter.state.lastWatermark === 50, 2000);
     expect(snapshotter.state.saves).toBe(2);
   });
 

@@ -122,7 +122,7 @@ describe('RedisConnection against a private redis-server', () => {
     const dead = await startPrivateRedis();
     await dead.stop();
     const lonely = RedisConnection.open({ url: dead.url, commandTimeoutMs: 100 });
-    await new Promise((resolve) => setTimeout(resolve, 150)); // into the reconnect loop
+    await new Promise((resolve) => lonely.client.once('reconnecting', resolve)); // into the reconnect loop
     const started = performance.now();
     await lonely.close();
     expect(performance.now() - started).toBeLessThan(200);

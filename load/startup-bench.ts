@@ -1,14 +1,24 @@
 /**
- * Start-up and persistence figures with ROWS ids (issue 4's list): cold start
- * (file -> SQLite -> filter), restore from a Redis snapshot vs a rebuild from the
- * database (alternated, medians), a full snapshot write and the event-loop stall
- * it causes, the false-positive rate over ROWS absent ids, and resident memory.
+ * Start-up and persistence figures with ROWS ids (issue 4's list, issue 9's
+ * compiled-vs-loader comparison): cold start (file -> SQLite -> filter) and
+ * resident memory for each mode in MODES, alternated over ROUNDS fresh
+ * databases (medians); then, on the first mode, restore from a Redis snapshot
+ * vs a rebuild from the database (alternated, medians), a full snapshot write
+ * and the event-loop stall it causes, and the false-positive rate over ROWS
+ * absent ids.
  *
- *   npx tsx load/startup-bench.ts                  # ROWS=1000000 ROUNDS=3 REDIS_URL=redis://127.0.0.1:6379
+ *   npx tsx load/startup-bench.ts    # ROWS=1000000 ROUNDS=3 MODES=compiled,tsx REDIS_URL=redis://127.0.0.1:6379
  *
- * Every server is a child process (`src/index.ts`), so RSS is the service's own.
+ * `compiled` runs `node dist/src/index.js` (built here first with `npm run build`);
+ * `tsx` runs `node --import tsx src/index.ts`. Every server is a child process, so
+ * RSS is the service's own. Memory is read after the cold start's first snapshot:
+ * VmRSS and its anonymous / file-backed split from /proc/<pid>/status, the V8 heap
+ * and `external` (ArrayBuffers, the filter's SharedArrayBuffer among them) from the
+ * service's own default metrics. Worker threads' heaps and native allocations
+ * (SQLite's page cache, uWS) are in RSS but in neither of those.
  */
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { absentId, writeProductsFile } from './products-file.js';
 import { deleteNamespaceKeys, runNamespace } from './redis-namespace.js';
@@ -16,8 +26,13 @@ import { startServer, type ServerProcess } from './server-process.js';
 
 const ROWS = Number(process.env.ROWS ?? 1_000_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const MODES = (process.env.MODES ?? 'compiled,tsx').split(',').map((m) => m.trim());
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CHECK_BATCH = 10_000;
+
+type Mode = 'compiled' | 'tsx';
+const ENTRY: Readonly<Record<Mode, string>> = { compiled: 'dist/src/index.js', tsx: 'src/index.ts' };
+const isMode = (m: string): m is Mode => m === 'compiled' || m === 'tsx';
 
 interface BloomStats {
   items: number;
@@ -25,19 +40,53 @@ interface BloomStats {
   snapshot: { saves: number; last_duration_ms: number | null; last_stall_ms: number | null; last_bytes: number };
 }
 
+/** MiB figures of one process: /proc/<pid>/status plus the service's own nodejs_* metrics. */
+interface Memory {
+  rss: number;
+  rssAnon: number;
+  rssFile: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+}
+
+interface ColdStart {
+  loadMs: number;
+  readyMs: number;
+  items: number;
+  memory: Memory;
+}
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
 };
 
+const MiB = 1024 * 1024;
+
 async function stats(server: ServerProcess): Promise<BloomStats> {
   return (await (await fetch(`${server.url}/bloom/stats`)).json()) as BloomStats;
 }
 
-function rssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN);
-  return kb / 1024;
+function statusKiB(status: string, field: string): number {
+  return Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+}
+
+function metric(text: string, name: string): number {
+  return Number(new RegExp(`^bloomgate_${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
+}
+
+async function memory(server: ServerProcess): Promise<Memory> {
+  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  const status = readFileSync(`/proc/${server.pid}/status`, 'utf8');
+  return {
+    rss: statusKiB(status, 'VmRSS') / 1024,
+    rssAnon: statusKiB(status, 'RssAnon') / 1024,
+    rssFile: statusKiB(status, 'RssFile') / 1024,
+    heapUsed: metric(metrics, 'nodejs_heap_size_used_bytes') / MiB,
+    heapTotal: metric(metrics, 'nodejs_heap_size_total_bytes') / MiB,
+    external: metric(metrics, 'nodejs_external_memory_bytes') / MiB,
+  };
 }
 
 async function waitForSave(server: ServerProcess): Promise<BloomStats> {
@@ -61,32 +110,52 @@ async function measureFpr(server: ServerProcess): Promise<number> {
 }
 
 async function main(): Promise<void> {
+  const modes = MODES.filter(isMode);
+  if (modes.length === 0 || modes.length !== MODES.length) throw new Error(`MODES must list compiled and/or tsx (got ${MODES.join(',')})`);
+  if (modes.includes('compiled')) execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
+
   const data = await writeProductsFile(ROWS);
   const namespace = runNamespace('startup');
-  const env = {
-    DB_PATH: data.dbPath('startup'),
+  const namespaces = [namespace];
+  const env = (dbName: string, ns: string): Record<string, string> => ({
+    DB_PATH: data.dbPath(dbName),
     PRODUCTS_FILE: data.productsFile,
     REDIS_URL,
-    BLOOM_STATE_NAMESPACE: namespace,
+    BLOOM_STATE_NAMESPACE: ns,
     LOG_LEVEL: 'warn',
-  };
-  const start = () => startServer({ name: 'bloomgate', entry: 'src/index.ts', env, healthTimeoutMs: 120_000 });
+  });
+  const start = (mode: Mode, dbName: string, ns: string) =>
+    startServer({ name: `bloomgate (${mode})`, entry: ENTRY[mode], env: env(dbName, ns), healthTimeoutMs: 120_000 });
   const redis = new Redis(REDIS_URL);
   try {
-    // Cold start: empty database, the products file is imported.
-    const cold = await start();
-    const coldStats = await waitForSave(cold);
-    const rss = rssMiB(cold.pid);
-    const fpr = await measureFpr(cold);
-    await cold.stop();
+    // Cold starts: a fresh database and namespace each time, modes alternated so drift hits all.
+    const cold = new Map<Mode, ColdStart[]>(modes.map((m) => [m, []]));
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const mode of modes) {
+        const name = `cold-${mode}-${round}`;
+        const ns = `${namespace}-${name}`;
+        namespaces.push(ns);
+        const server = await start(mode, name, ns);
+        const s = await waitForSave(server);
+        cold.get(mode)!.push({ loadMs: s.load.ms, readyMs: server.readyMs, items: s.items, memory: await memory(server) });
+        await server.stop();
+        rmSync(data.dbPath(name), { force: true });
+        for (const suffix of ['-wal', '-shm']) rmSync(data.dbPath(name) + suffix, { force: true });
+      }
+    }
 
-    // Restore and rebuild, alternated so drift hits both.
+    // The rest on the first mode: a cold start to restore from, then restores and rebuilds alternated.
+    const mode = modes[0]!;
+    const first = await start(mode, 'startup', namespace);
+    const coldStats = await waitForSave(first);
+    const fpr = await measureFpr(first);
+    await first.stop();
     const restores: number[] = [];
     const rebuilds: number[] = [];
     const readyRestore: number[] = [];
     const readyRebuild: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      const restored = await start();
+      const restored = await start(mode, 'startup', namespace);
       const r = await stats(restored);
       if (r.load.source !== 'snapshot') throw new Error(`expected a restore, got ${r.load.source}`);
       restores.push(r.load.ms);
@@ -94,7 +163,7 @@ async function main(): Promise<void> {
       await restored.stop();
 
       await redis.del(`bloom:state:${namespace}:snapshot`);
-      const rebuilt = await start();
+      const rebuilt = await start(mode, 'startup', namespace);
       const b = await stats(rebuilt);
       if (b.load.source !== 'rebuild') throw new Error(`expected a rebuild, got ${b.load.source}`);
       rebuilds.push(b.load.ms);
@@ -105,24 +174,37 @@ async function main(): Promise<void> {
 
     const restoreMs = median(restores);
     const rebuildMs = median(rebuilds);
-    const rows: [string, string, string][] = [
-      ['cold start: file -> SQLite -> filter (service-reported)', `${coldStats.load.ms.toFixed(0)} ms`, '<= 5 s'],
-      ['cold start: spawn -> /health 200', `${cold.readyMs.toFixed(0)} ms`, ''],
-      ['restore from snapshot (median)', `${restoreMs.toFixed(1)} ms`, '<= 100 ms'],
-      ['rebuild from database (median)', `${rebuildMs.toFixed(1)} ms`, ''],
+    const rows: [string, string, string][] = [];
+    for (const m of modes) {
+      const runs = cold.get(m)!;
+      const mem = (pick: (x: Memory) => number): string => median(runs.map((r) => pick(r.memory))).toFixed(0);
+      rows.push(
+        [`${m}: cold start, file -> SQLite -> filter (service-reported, median)`, `${median(runs.map((r) => r.loadMs)).toFixed(0)} ms`, m === 'compiled' ? '<= 3 s' : ''],
+        [`${m}: cold start, spawn -> /health 200 (median)`, `${median(runs.map((r) => r.readyMs)).toFixed(0)} ms`, ''],
+        [`${m}: resident memory with ${runs[0]!.items.toLocaleString('en-US')} items (median)`, `${mem((x) => x.rss)} MiB`, m === 'compiled' ? '<= 150 MB' : ''],
+        [`${m}: RSS anonymous / file-backed`, `${mem((x) => x.rssAnon)} / ${mem((x) => x.rssFile)} MiB`, ''],
+        [`${m}: main V8 heap used / total; external (ArrayBuffers incl. the filter)`, `${mem((x) => x.heapUsed)} / ${mem((x) => x.heapTotal)}; ${mem((x) => x.external)} MiB`, ''],
+      );
+    }
+    rows.push(
+      [`${mode}: restore from snapshot (median)`, `${restoreMs.toFixed(1)} ms`, '<= 100 ms'],
+      [`${mode}: rebuild from database (median)`, `${rebuildMs.toFixed(1)} ms`, ''],
       ['rebuild / restore', `${(rebuildMs / restoreMs).toFixed(1)}x`, '>= 10x'],
       ['spawn -> healthy, restore / rebuild (median)', `${median(readyRestore).toFixed(0)} / ${median(readyRebuild).toFixed(0)} ms`, ''],
       ['full snapshot write (encode + HSET)', `${coldStats.snapshot.last_duration_ms?.toFixed(1)} ms, ${(coldStats.snapshot.last_bytes / 1e6).toFixed(2)} MB`, ''],
       ['event-loop stall of that write (copy + crc32, synchronous)', `${coldStats.snapshot.last_stall_ms?.toFixed(2)} ms`, '<= 20 ms'],
       [`false-positive rate over ${ROWS.toLocaleString('en-US')} absent ids`, `${(fpr * 100).toFixed(3)} %`, '<= 1 %'],
-      [`resident memory with ${coldStats.items.toLocaleString('en-US')} items`, `${rss.toFixed(0)} MiB`, ''],
-    ];
-    console.log(`\nnpx tsx load/startup-bench.ts  (ROWS=${ROWS} ROUNDS=${ROUNDS} REDIS_URL=${REDIS_URL}; Node ${process.version})\n`);
+    );
+    console.log(`\nnpx tsx load/startup-bench.ts  (ROWS=${ROWS} ROUNDS=${ROUNDS} MODES=${modes.join(',')} REDIS_URL=${REDIS_URL}; Node ${process.version})\n`);
     console.log('| figure | measured | target |\n|---|---|---|');
     for (const [a, b, c] of rows) console.log(`| ${a} | ${b} | ${c} |`);
-    console.log(`\nrestores: ${restores.map((x) => x.toFixed(1)).join(', ')} ms; rebuilds: ${rebuilds.map((x) => x.toFixed(0)).join(', ')} ms`);
+    for (const m of modes) {
+      const runs = cold.get(m)!;
+      console.log(`${m} cold starts: ${runs.map((r) => `${r.loadMs.toFixed(0)} ms / ${r.memory.rss.toFixed(0)} MiB`).join(', ')}`);
+    }
+    console.log(`restores: ${restores.map((x) => x.toFixed(1)).join(', ')} ms; rebuilds: ${rebuilds.map((x) => x.toFixed(0)).join(', ')} ms`);
   } finally {
-    await deleteNamespaceKeys(REDIS_URL, namespace).catch(() => undefined);
+    for (const ns of namespaces) await deleteNamespaceKeys(REDIS_URL, ns).catch(() => undefined);
     redis.disconnect();
     await data.remove();
   }

@@ -47,7 +47,8 @@ const PREFIX = 'bloomgate_';
 /** What a scraped metric reads from: the lookup counters, and the sources once wired. */
 interface Readings {
   readonly lookups: LookupCounters;
-  readonly sources: MetricsSources | undefined;
+  /** The sources once wired (setSources), else undefined. */
+  readonly sources: () => MetricsSources | undefined;
 }
 
 /** A value per label value (`{ '60s': 0.01, total: 0.02 }`), one value, or undefined for "no source yet". */
@@ -67,7 +68,10 @@ const filterGauge = (name: string, help: string, pick: (f: FilterGauges) => numb
   name,
   help,
   type: 'gauge',
-  read: ({ sources }) => (sources === undefined ? undefined : pick(sources.filter())),
+  read: ({ sources }) => {
+    const wired = sources();
+    return wired === undefined ? undefined : pick(wired.filter());
+  },
 });
 
 const SCRAPED: readonly ScrapedMetric[] = [
@@ -101,16 +105,16 @@ const SCRAPED: readonly ScrapedMetric[] = [
     name: 'false_negatives_total',
     help: 'Filter rejections the audit found in the database (bugs; each repaired)',
     type: 'counter',
-    read: ({ sources }) => sources?.audit?.().falseNegatives ?? 0,
+    read: ({ sources }) => sources()?.audit?.().falseNegatives ?? 0,
   },
-  { name: 'audit_checks_total', help: 'Sampled filter rejections checked against the database', type: 'counter', read: ({ sources }) => sources?.audit?.().checks ?? 0 },
+  { name: 'audit_checks_total', help: 'Sampled filter rejections checked against the database', type: 'counter', read: ({ sources }) => sources()?.audit?.().checks ?? 0 },
   {
     name: 'filter_observed_fpr',
     help: 'False positives / (false positives + filter rejections), over the sliding window and in total',
     type: 'gauge',
     label: 'window',
     read: ({ sources }) => {
-      const fpr = sources?.observedFpr?.();
+      const fpr = sources()?.observedFpr?.();
       return fpr === undefined ? undefined : { '60s': fpr.window ?? 0, total: fpr.total ?? 0 };
     },
   },
@@ -119,16 +123,24 @@ const SCRAPED: readonly ScrapedMetric[] = [
     help: '1 while an online rebuild runs',
     type: 'gauge',
     read: ({ sources }) => {
-      const r = sources?.rebuild?.();
+      const r = sources()?.rebuild?.();
       return r === undefined ? undefined : r.running ? 1 : 0;
     },
   },
-  { name: 'rebuild_progress_ratio', help: 'Rows scanned by the running rebuild / rows when it began', type: 'gauge', read: ({ sources }) => sources?.rebuild?.().progress },
-  { name: 'snapshot_dirty_shards', help: 'Shards changed since the last snapshot', type: 'gauge', read: ({ sources }) => sources?.dirtyShards() },
-  { name: 'pool_threads', help: 'Filter worker threads', type: 'gauge', read: ({ sources }) => sources?.pool().threads },
-  { name: 'pool_queue_size', help: 'Filter tasks waiting for a worker', type: 'gauge', read: ({ sources }) => sources?.pool().queueSize },
-  { name: 'pool_utilization', help: 'Filter worker utilisation (0-1)', type: 'gauge', read: ({ sources }) => sources?.pool().utilization },
-  { name: 'redis_up', help: '1 while Redis answers', type: 'gauge', read: ({ sources }) => (sources === undefined ? undefined : sources.redisHealthy() ? 1 : 0) },
+  { name: 'rebuild_progress_ratio', help: 'Rows scanned by the running rebuild / rows when it began', type: 'gauge', read: ({ sources }) => sources()?.rebuild?.().progress },
+  { name: 'snapshot_dirty_shards', help: 'Shards changed since the last snapshot', type: 'gauge', read: ({ sources }) => sources()?.dirtyShards() },
+  { name: 'pool_threads', help: 'Filter worker threads', type: 'gauge', read: ({ sources }) => sources()?.pool().threads },
+  { name: 'pool_queue_size', help: 'Filter tasks waiting for a worker', type: 'gauge', read: ({ sources }) => sources()?.pool().queueSize },
+  { name: 'pool_utilization', help: 'Filter worker utilisation (0-1)', type: 'gauge', read: ({ sources }) => sources()?.pool().utilization },
+  {
+    name: 'redis_up',
+    help: '1 while Redis answers',
+    type: 'gauge',
+    read: ({ sources }) => {
+      const wired = sources();
+      return wired === undefined ? undefined : wired.redisHealthy() ? 1 : 0;
+    },
+  },
 ];
 
 const HTTP_DURATION_HELP = 'HTTP request duration by route and status';
@@ -156,13 +168,7 @@ export class Metrics {
   constructor() {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
-    const self = this;
-    const readings: Readings = {
-      lookups: this.lookups,
-      get sources() {
-        return self.#sources;
-      },
-    };
+    const readings: Readings = { lookups: this.lookups, sources: () => this.#sources };
     for (const row of SCRAPED) this.#registerScraped(row, readings);
     this.#registerHistogram();
 

@@ -24,14 +24,17 @@ export function snapshotOrigin(products: ProductStore, watermark: number): strin
 
 /** Null when a snapshot with this origin and watermark may be restored into `products`, else why not. */
 export function originMismatch(products: ProductStore, origin: string | undefined, watermark: number): OriginMismatch | null {
-  let parsed: { database?: unknown; watermark?: unknown; id?: unknown };
+  let parsed: unknown;
   try {
-    parsed = JSON.parse(origin ?? '') as typeof parsed;
+    parsed = JSON.parse(origin ?? '');
   } catch {
     return 'other_database';
   }
-  if (parsed.database !== products.databaseId()) return 'other_database';
+  // Any JSON parses (`null`, `5`): only an object can name a database.
+  if (typeof parsed !== 'object' || parsed === null) return 'other_database';
+  const field = (key: string): unknown => Reflect.get(parsed, key);
+  if (field('database') !== products.databaseId()) return 'other_database';
   if (watermark > products.maxRowid()) return 'ahead_of_database';
-  if (parsed.watermark !== watermark || parsed.id !== (products.idAt(watermark) ?? null)) return 'watermark_row_changed';
+  if (field('watermark') !== watermark || field('id') !== (products.idAt(watermark) ?? null)) return 'watermark_row_changed';
   return null;
 }

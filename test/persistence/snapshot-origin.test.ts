@@ -31,6 +31,7 @@ describe('snapshot origin', () => {
     expect(originMismatch(b, snapshotOrigin(a, 2), 2)).toBe('other_database');
     expect(originMismatch(a, undefined, 2)).toBe('other_database');
     expect(originMismatch(a, '{not json', 2)).toBe('other_database');
+    for (const notAnObject of ['null', '5', '"x"']) expect(originMismatch(a, notAnObject, 2)).toBe('other_database');
     expect(originMismatch(a, snapshotOrigin(a, 2), 5)).toBe('ahead_of_database');
     const origin = snapshotOrigin(a, 2);
     a.delete('a-2');

@@ -34,6 +34,6 @@ function defaultWrite(line: string, level: LogLevel): void {
 }
 
 function errorReplacer(_key: string, value: unknown): unknown {
-  if (value instanceof Error) return { name: value.name, message: value.message, code: (value as { code?: unknown }).code };
+  if (value instanceof Error) return { name: value.name, message: value.message, code: 'code' in value ? value.code : undefined };
   return value;
 }

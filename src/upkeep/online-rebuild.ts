@@ -182,7 +182,8 @@ export class FilterRebuilder {
 
   #finish(started: number, ok: boolean, err: unknown, items: number | null = null): void {
     const ms = Math.round((performance.now() - started) * 100) / 100;
-    const current = this.#current!;
+    const current = this.#current;
+    if (current === null) return; // start() sets it before any run, so never
     this.#last = {
       ...current,
       finishedAt: Date.now(),

@@ -201,7 +201,7 @@ export class Metrics {
       labelNames: ['reason'] as const,
       registers,
     });
-    for (const reason of ['manual', 'stale', 'capacity', 'fpr']) this.rebuildTriggers.inc({ reason }, 0);
+    // Each reason is zero-initialised by the rebuilder, from REBUILD_REASONS (metrics imports nothing from upkeep/).
     this.rebuilds = new Counter({
       name: name('rebuilds_total'),
       help: 'Online rebuilds finished, by result (ok: swapped in; failed: the old filter stayed)',

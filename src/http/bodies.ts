@@ -3,8 +3,7 @@
  * index in batches) in one 400, and nothing of a rejected request is written.
  */
 import { InvalidBodyError, PayloadTooLargeError } from '../errors.js';
-import { idProblem } from '../store/product-id.js';
-import { productProblems, toProduct, type Product } from '../product.js';
+import { idProblem, productProblems, toProduct, type Product } from '../product.js';
 
 /** Most ids in one POST /bloom/check and products in one POST /products/batch. */
 export const MAX_BATCH_ITEMS = 10_000;

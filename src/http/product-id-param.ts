@@ -3,7 +3,7 @@
  * over still percent-encoded; the common case (no '%') costs one indexOf.
  */
 import { InvalidIdError } from '../errors.js';
-import { MAX_ID_BYTES, idProblem } from '../store/product-id.js';
+import { MAX_ID_BYTES, idProblem } from '../product.js';
 
 export function decodeIdParam(raw: string): string {
   let id = raw;

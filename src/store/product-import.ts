@@ -9,7 +9,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isUtf8 } from 'node:buffer';
-import { idProblem } from './product-id.js';
+import { idProblem } from '../product.js';
 import type { ProductStore } from './products.js';
 
 export interface ImportResult {
@@ -18,7 +18,7 @@ export interface ImportResult {
   readonly imported: number;
   /** Valid ids seen again after their first line. */
   readonly duplicates: number;
-  /** Lines that are not valid ids (see product-id.ts), or not valid UTF-8. */
+  /** Lines that are not valid ids (see src/product.ts), or not valid UTF-8. */
   readonly invalid: number;
   /** Wall time of the whole import: read, insert, and the onChunk calls. */
   readonly ms: number;

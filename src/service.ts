@@ -26,8 +26,7 @@ import { openHttp, type ServiceState } from './service/http-adapter.js';
 import { metricSources } from './service/metric-sources.js';
 import { openFilter } from './service/open-filter.js';
 import { openProducts, openRedisStores, type RedisStores } from './service/open-stores.js';
-import type { Upkeep } from './service/upkeep.js';
-import { wireUpkeep } from './service/upkeep.js';
+import { wireUpkeep, type Upkeep } from './service/upkeep.js';
 import { wireUseCases, type UseCases } from './service/use-cases.js';
 
 export interface Service {

@@ -41,7 +41,8 @@ const STORE_DURATION_S = Number(process.env.STORE_DURATION_S ?? 5);
 const GET_ROWS = Number(process.env.GET_ROWS ?? 100_000);
 const GET_CALLS = Number(process.env.GET_CALLS ?? 20_000);
 const IMPORT_IDS = Number(process.env.IMPORT_IDS ?? 1_000_000);
-const IMPORT_CACHES_MIB = (process.env.IMPORT_CACHES_MIB ?? '2,8,16,32,64').split(',').map(Number);
+/** Page cache MiB per run: `n` (steady and import alike) or `steady/import`. */
+const IMPORT_CACHES_MIB = (process.env.IMPORT_CACHES_MIB ?? '2,8,16,64,16/64').split(',').map((c) => c.trim());
 const IMPORT_ORDERS = (process.env.IMPORT_ORDERS ?? 'sequential,shuffled').split(',').map((o) => o.trim());
 const SEED = Number(process.env.SEED ?? 1);
 
@@ -168,11 +169,12 @@ interface ImportSample {
 /** In a child process of its own, so each RSS figure is that configuration's alone. */
 async function importChild(spec: string): Promise<void> {
   const [cacheMiB, order, path] = spec.split(':') as [string, string, string];
+  const [steady, during = steady] = cacheMiB.split('/');
   const list = ids(IMPORT_IDS, order);
   const store = await SqliteProductStore.open({
     path,
-    cacheSizeKiB: Number(cacheMiB) * 1024,
-    importCacheSizeKiB: Number(cacheMiB) * 1024,
+    cacheSizeKiB: Number(steady) * 1024,
+    importCacheSizeKiB: Number(during) * 1024,
   });
   const t = performance.now();
   await store.importIds(list);
@@ -205,12 +207,12 @@ function runChild(spec: string): Promise<ImportSample> {
 }
 
 async function importPart(dir: string): Promise<void> {
-  out(`\n## importIds of ${fmt(IMPORT_IDS)} ids (one transaction, writer thread), page cache = import cache`);
+  out(`\n## importIds of ${fmt(IMPORT_IDS)} ids (one transaction, writer thread), page cache steady/import MiB, each in a child process`);
   out('| ids order | cache MiB | import ms | RSS after import MB | RSS after 100k gets MB |');
   out('|---|---:|---:|---:|---:|');
   for (const order of IMPORT_ORDERS) {
     for (const cache of IMPORT_CACHES_MIB) {
-      const path = join(dir, `import-${order}-${cache}.db`);
+      const path = join(dir, `import-${order}-${cache.replace('/', '-')}.db`);
       const s = await runChild(`${cache}:${order}:${path}`);
       out(`| ${order} | ${cache} | ${fmt(s.ms)} | ${s.rssAfterImportMb.toFixed(0)} | ${s.rssAfterGetsMb.toFixed(0)} |`);
       rmSync(path, { force: true });

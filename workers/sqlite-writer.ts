@@ -26,7 +26,7 @@
  * #spawnWriter), as ESM when compiled: so no top-level await.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { forEachPackedId } from '../src/filter/id-batch.js';
@@ -107,8 +107,8 @@ const putSettingStmt = db.prepare<[string, string]>(
   'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
 );
 const countStmt = db.prepare<[], number>('SELECT product_count FROM products_meta WHERE k = 0').pluck();
-const lockRowStmt = db.prepare<[string], { token: string; pid: number; host: string; heartbeat_at: number }>(
-  'SELECT token, pid, host, heartbeat_at FROM instance_locks WHERE namespace = ?',
+const lockRowStmt = db.prepare<[string], { token: string; pid: number; host: string; started_at: number; heartbeat_at: number }>(
+  'SELECT token, pid, host, started_at, heartbeat_at FROM instance_locks WHERE namespace = ?',
 );
 const claimStmt = db.prepare<[string, string, number, string, number, number]>(
   `INSERT INTO instance_locks (namespace, token, pid, host, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -147,27 +147,53 @@ function insertOne(p: ProductFields, now: number): { id: string; position: numbe
   return info.changes === 1 ? { id: p.id, position: Number(info.lastInsertRowid) } : null;
 }
 
-function alive(pid: number): boolean {
+/** When the process `pid` started, in ms since the epoch, from /proc (Linux); undefined when unknown. */
+function startedAtMs(pid: number): number | undefined {
+  try {
+    const bootS = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
+    // The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const startTicks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    // USER_HZ is 100 on every Linux build Node supports.
+    const ms = bootS * 1000 + startTicks * 10;
+    return Number.isFinite(ms) ? ms : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the holder of a row written on this host still runs: its pid exists
+ * and that process started before the row was claimed (else the pid was
+ * reused by an unrelated process after the holder died).
+ */
+function holderRuns(pid: number, claimedAt: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    // EPERM: the process exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    // EPERM: the process exists but belongs to another user.
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  const started = startedAtMs(pid);
+  // One second of slack for the /proc clock's tick rounding and clock steps.
+  return started === undefined || started <= claimedAt + 1000;
 }
 
 /**
  * Claims the namespace, or refreshes our own claim (the heartbeat). A row held
  * by another token is taken over only when its holder is provably gone: on
- * this host its pid is dead (a kill -9 never blocks the restart); on another
- * host (no pid to check) its heartbeat stopped for staleAfterMs.
+ * this host its pid is dead or now belongs to a process that started later
+ * (a kill -9 never blocks the restart, and neither does a container restart
+ * that gives us the holder's pid again); on another host (no pid to check)
+ * its heartbeat stopped for staleAfterMs.
  */
 function lock(claim: LockClaim): true {
   const row = lockRowStmt.get(claim.namespace);
   if (row !== undefined && row.token !== claim.token) {
-    const sameHost = row.host === claim.host;
-    const holderAlive = sameHost ? alive(row.pid) : claim.now - row.heartbeat_at < claim.staleAfterMs;
+    let holderAlive: boolean;
+    if (row.host !== claim.host) holderAlive = claim.now - row.heartbeat_at < claim.staleAfterMs;
+    else if (row.pid === claim.pid) holderAlive = claim.tokensHeldHere.includes(row.token);
+    else holderAlive = holderRuns(row.pid, row.started_at);
     if (holderAlive) {
       throw new LockedError(`pid ${row.pid} on ${row.host} holds namespace ${JSON.stringify(claim.namespace)}`);
     }

@@ -84,6 +84,9 @@ export const kImportCacheSizeKiB = 64 * 1024;
 export const kLockStaleAfterMs = 60_000;
 const kLockHeartbeatMs = 10_000;
 
+/** Tokens of the instance locks held by stores in this process (see LockClaim.tokensHeldHere). */
+const tokensHeldHere = new Set<string>();
+
 /** Test hook: makes the writer thread exit at once, as if it had crashed. */
 export const kCrashWriter: unique symbol = Symbol('bloomgate.sqlite.crashWriter');
 
@@ -168,6 +171,8 @@ export class SqliteProductStore implements ProductStore {
   #statements: ReadStatements | undefined;
   #lock: { namespace: string; token: string; heartbeat: NodeJS.Timeout } | undefined;
   #closed = false;
+  /** Set when close() starts: later calls reject instead of reaching a thread that is shutting down. */
+  #closing = false;
 
   private constructor(options: SqliteProductStoreOptions) {
     this.#options = validate(options);
@@ -275,8 +280,8 @@ export class SqliteProductStore implements ProductStore {
   }
 
   /** Sends one request to the writer thread; resolves with its result after its transaction committed. */
-  async #call<T>(request: WriterRequest, options: { timeout?: boolean; transfer?: ArrayBuffer[] } = {}): Promise<T> {
-    if (this.#closed) throw new Error('the SQLite product store is closed');
+  async #call<T>(request: WriterRequest, options: { timeout?: boolean; transfer?: ArrayBuffer[]; closing?: boolean } = {}): Promise<T> {
+    if (this.#closed || (this.#closing && options.closing !== true)) throw new Error('the SQLite product store is closed');
     const writer = this.#ensureWriter();
     await writer.ready;
     return new Promise<T>((resolve, reject) => {
@@ -409,9 +414,18 @@ export class SqliteProductStore implements ProductStore {
     const claim = () => ({
       seq: this.#next(),
       op: 'lock' as const,
-      claim: { namespace, token, pid: process.pid, host: hostname(), now: Date.now(), staleAfterMs: kLockStaleAfterMs },
+      claim: {
+        namespace,
+        token,
+        pid: process.pid,
+        host: hostname(),
+        now: Date.now(),
+        staleAfterMs: kLockStaleAfterMs,
+        tokensHeldHere: [...tokensHeldHere],
+      },
     });
     await this.#call(claim());
+    tokensHeldHere.add(token);
     const heartbeat = setInterval(() => {
       this.#call(claim()).catch(() => undefined); // a missed beat only matters after kLockStaleAfterMs
     }, kLockHeartbeatMs);
@@ -425,18 +439,22 @@ export class SqliteProductStore implements ProductStore {
 
   /** Drains pending writes, releases the instance lock, stops the writer thread, closes the read connection. Safe to call twice. */
   async close(): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closed || this.#closing) return;
+    this.#closing = true;
     const lock = this.#lock;
     this.#lock = undefined;
     if (lock !== undefined) {
       clearInterval(lock.heartbeat);
-      await this.#call({ seq: this.#next(), op: 'unlock', namespace: lock.namespace, token: lock.token }).catch(() => undefined);
+      tokensHeldHere.delete(lock.token);
+      await this.#call({ seq: this.#next(), op: 'unlock', namespace: lock.namespace, token: lock.token }, { closing: true }).catch(
+        () => undefined,
+      );
     }
     const writer = this.#writer;
     if (writer !== undefined) {
       const exited = new Promise<void>((resolve) => writer.worker.once('exit', () => resolve()));
       // Everything sent before this is applied and answered first (messages arrive in order).
-      await this.#call({ seq: this.#next(), op: 'close' }).catch(() => undefined);
+      await this.#call({ seq: this.#next(), op: 'close' }, { closing: true }).catch(() => undefined);
       await exited;
     }
     this.#closed = true;

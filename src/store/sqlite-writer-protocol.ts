@@ -44,6 +44,13 @@ export interface LockClaim {
   readonly now: number;
   /** A holder on another host whose heartbeat is older than this many ms counts as dead. */
   readonly staleAfterMs: number;
+  /**
+   * The tokens of every lock held by a store in this process now: a row with
+   * our pid but another token is a live store of ours only if its token is
+   * here; otherwise it is a previous process that had our pid (a container's
+   * pid 1 after a restart).
+   */
+  readonly tokensHeldHere: readonly string[];
 }
 
 export type WriterErrorCode = 'unavailable' | 'locked' | 'failed';

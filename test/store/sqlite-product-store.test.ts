@@ -184,6 +184,38 @@ describe('SqliteProductStore', () => {
     expect(row).toEqual({ pid: process.pid });
   });
 
+  it('takes over a row left with our own pid by an earlier process (a container restart)', async () => {
+    const store = await openStore();
+    const db = new Database(path);
+    db.prepare('INSERT INTO instance_locks VALUES (?, ?, ?, ?, ?, ?)').run('ns', 'earlier-life', process.pid, hostname(), 1, 1);
+    db.close();
+    await store.lockInstance('ns');
+  });
+
+  it('refuses a live holder on this host, but not a pid reused by a process started after the claim', async () => {
+    const store = await openStore();
+    const db = new Database(path);
+    const now = Date.now();
+    // The parent process runs, and started before `now`: a live holder.
+    db.prepare('INSERT INTO instance_locks VALUES (?, ?, ?, ?, ?, ?)').run('live', 'parent', process.ppid, hostname(), now, now);
+    // The same pid against a claim made in 1970: the pid now belongs to a later process.
+    db.prepare('INSERT INTO instance_locks VALUES (?, ?, ?, ?, ?, ?)').run('reused', 'old', process.ppid, hostname(), 1, 1);
+    db.close();
+    await expect(store.lockInstance('live')).rejects.toBeInstanceOf(InstanceLockedError);
+    await store.lockInstance('reused');
+  });
+
+  it('rejects calls once close() started, and close() drains what came before', async () => {
+    const store = await openStore();
+    const write = store.insert(lamp('last'));
+    const closing = store.close();
+    await expect(store.insert(lamp('too-late'))).rejects.toThrow('closed');
+    expect(await write).toMatchObject({ id: 'last' });
+    await closing;
+    const reopened = await openStore();
+    expect(await reopened.get('last')).toBeDefined();
+  });
+
   it('opens a file written by the synchronous store, and the other way round', async () => {
     const old = OldProductStore.open({ path, synchronous: 'full' });
     old.insert(lamp('old-1'));

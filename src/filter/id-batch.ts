@@ -67,12 +67,6 @@ export class PackedIdWriter {
     this.#commit(written);
   }
 
-  appendBytes(bytes: Uint8Array, offset: number, length: number): void {
-    this.#reserve(kLengthBytes + length);
-    this.#bytes.set(bytes.subarray(offset, offset + length), this.#used + kLengthBytes);
-    this.#commit(length);
-  }
-
   #commit(length: number): void {
     if (length > MAX_PACKED_ID_BYTES) {
       throw new RangeError(`an id is ${length} UTF-8 bytes; packed ids hold at most ${MAX_PACKED_ID_BYTES}`);

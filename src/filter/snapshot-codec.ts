@@ -43,11 +43,27 @@ const kMagic = 0x54474c42; // 'BLGT' read as a little-endian u32
 const kLittleEndian = 1;
 const kBigEndian = 2;
 const kNativeEndianness = endianness() === 'LE' ? kLittleEndian : kBigEndian;
+
+// Byte offsets of the header fields (the table above), named so encode and decode cannot drift.
+const kMagicOffset = 0;
+const kFormatVersionOffset = 4;
+const kEndiannessOffset = 6;
+const kHashIdOffset = 8;
+const kSeedFingerprintOffset = 12;
+const kHashesOffset = 16;
+const kShardsOffset = 20;
+const kShardBitsOffset = 24;
+const kTotalBitsOffset = 32;
+const kItemsOffset = 40;
+const kWatermarkOffset = 48;
+const kSavedAtOffset = 56;
+/** Where the per-shard crc32s start: the length of the fixed part. */
 const kFixedBytes = 64;
+const kCrcBytes = 4;
 
 /** The header's length for a filter of `shards` shards. */
 export function snapshotHeaderLength(shards: number): number {
-  return kFixedBytes + shards * 4 + 4;
+  return kFixedBytes + shards * kCrcBytes + kCrcBytes;
 }
 
 export interface SnapshotHeader {
@@ -111,20 +127,20 @@ export function encodeSnapshot(
   }
 
   const header = Buffer.alloc(snapshotHeaderLength(params.shards));
-  header.writeUInt32LE(kMagic, 0);
-  header.writeUInt16LE(SNAPSHOT_FORMAT_VERSION, 4);
-  header.writeUInt8(kNativeEndianness, 6);
-  header.writeUInt32LE(HASH_ID, 8);
-  header.writeUInt32LE(seedFingerprint(seed), 12);
-  header.writeUInt32LE(params.hashes, 16);
-  header.writeUInt32LE(params.shards, 20);
-  header.writeUInt32LE(params.shardBits, 24);
-  header.writeDoubleLE(params.totalBits, 32);
-  header.writeDoubleLE(meta.items, 40);
-  header.writeDoubleLE(meta.watermark, 48);
-  header.writeDoubleLE(meta.savedAtMs, 56);
-  for (let s = 0; s < params.shards; s++) header.writeUInt32LE(checksums[s]!, kFixedBytes + s * 4);
-  const crcAt = header.length - 4;
+  header.writeUInt32LE(kMagic, kMagicOffset);
+  header.writeUInt16LE(SNAPSHOT_FORMAT_VERSION, kFormatVersionOffset);
+  header.writeUInt8(kNativeEndianness, kEndiannessOffset);
+  header.writeUInt32LE(HASH_ID, kHashIdOffset);
+  header.writeUInt32LE(seedFingerprint(seed), kSeedFingerprintOffset);
+  header.writeUInt32LE(params.hashes, kHashesOffset);
+  header.writeUInt32LE(params.shards, kShardsOffset);
+  header.writeUInt32LE(params.shardBits, kShardBitsOffset);
+  header.writeDoubleLE(params.totalBits, kTotalBitsOffset);
+  header.writeDoubleLE(meta.items, kItemsOffset);
+  header.writeDoubleLE(meta.watermark, kWatermarkOffset);
+  header.writeDoubleLE(meta.savedAtMs, kSavedAtOffset);
+  for (let s = 0; s < params.shards; s++) header.writeUInt32LE(checksums[s]!, kFixedBytes + s * kCrcBytes);
+  const crcAt = header.length - kCrcBytes;
   header.writeUInt32LE(crc32(header.subarray(0, crcAt)), crcAt);
   return { header, shards, checksums };
 }
@@ -168,41 +184,41 @@ export function decodeSnapshot(
 ): DecodeResult {
   const h = input.header;
   if (h === undefined) return reject('missing', 'no snapshot header');
-  if (h.length < 4) return reject('truncated', `header is ${h.length} bytes`);
-  if (h.readUInt32LE(0) !== kMagic) return reject('bad_magic', 'header does not start with BLGT');
-  if (h.length < 8) return reject('truncated', `header is ${h.length} bytes`);
-  const formatVersion = h.readUInt16LE(4);
+  if (h.length < kFormatVersionOffset) return reject('truncated', `header is ${h.length} bytes`);
+  if (h.readUInt32LE(kMagicOffset) !== kMagic) return reject('bad_magic', 'header does not start with BLGT');
+  if (h.length < kHashIdOffset) return reject('truncated', `header is ${h.length} bytes`);
+  const formatVersion = h.readUInt16LE(kFormatVersionOffset);
   if (formatVersion > SNAPSHOT_FORMAT_VERSION) {
     return reject('newer_version', `format version ${formatVersion} is newer than ${SNAPSHOT_FORMAT_VERSION}`);
   }
   if (formatVersion !== SNAPSHOT_FORMAT_VERSION) {
     return reject('unsupported_version', `format version ${formatVersion} is not supported`);
   }
-  const order = h.readUInt8(6);
+  const order = h.readUInt8(kEndiannessOffset);
   if (order !== kNativeEndianness) {
     return reject('endianness', `shards were written with byte order ${order}, this platform is ${kNativeEndianness}`);
   }
   if (h.length < kFixedBytes) return reject('truncated', `header is ${h.length} bytes`);
-  const shards = h.readUInt32LE(20);
+  const shards = h.readUInt32LE(kShardsOffset);
   const length = snapshotHeaderLength(shards);
   if (h.length !== length) return reject('truncated', `header is ${h.length} bytes, ${length} expected for ${shards} shards`);
-  const crcAt = length - 4;
+  const crcAt = length - kCrcBytes;
   if (crc32(h.subarray(0, crcAt)) !== h.readUInt32LE(crcAt)) return reject('header_checksum', 'header crc32 does not match');
 
   const header: SnapshotHeader = {
     formatVersion,
-    totalBits: h.readDoubleLE(32),
-    hashes: h.readUInt32LE(16),
+    totalBits: h.readDoubleLE(kTotalBitsOffset),
+    hashes: h.readUInt32LE(kHashesOffset),
     shards,
-    shardBits: h.readUInt32LE(24),
-    hashId: h.readUInt32LE(8),
-    seedFingerprint: h.readUInt32LE(12),
-    items: h.readDoubleLE(40),
-    watermark: h.readDoubleLE(48),
-    savedAtMs: h.readDoubleLE(56),
+    shardBits: h.readUInt32LE(kShardBitsOffset),
+    hashId: h.readUInt32LE(kHashIdOffset),
+    seedFingerprint: h.readUInt32LE(kSeedFingerprintOffset),
+    items: h.readDoubleLE(kItemsOffset),
+    watermark: h.readDoubleLE(kWatermarkOffset),
+    savedAtMs: h.readDoubleLE(kSavedAtOffset),
     shardChecksums: new Uint32Array(shards),
   };
-  for (let s = 0; s < shards; s++) header.shardChecksums[s] = h.readUInt32LE(kFixedBytes + s * 4);
+  for (let s = 0; s < shards; s++) header.shardChecksums[s] = h.readUInt32LE(kFixedBytes + s * kCrcBytes);
 
   if (header.hashId !== HASH_ID) return reject('hash_mismatch', `hash id ${header.hashId}, expected ${HASH_ID}`);
   if (header.seedFingerprint !== seedFingerprint(expected.seed)) {

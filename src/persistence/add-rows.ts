@@ -27,7 +27,12 @@ export interface AddRowsOptions {
 }
 
 /** Adds every id with rowid > afterRowid; resolves with how many. */
-export async function addRowsThroughPool(products: ProductStore, pool: FilterPool, afterRowid: number, options: AddRowsOptions): Promise<number> {
+export async function addRowsThroughPool(
+  products: Pick<ProductStore, 'idsAfter'>,
+  pool: Pick<FilterPool, 'addPacked'>,
+  afterRowid: number,
+  options: AddRowsOptions,
+): Promise<number> {
   let added = 0;
   const inFlight: Promise<number>[] = [];
   for (const { ids } of products.idsAfter(afterRowid, options.pageIds)) {

@@ -21,7 +21,7 @@ function storeWith(n: number): ProductStore {
 
 function countingPool() {
   const pages: number[] = [];
-  const pool = { addPacked: async (packed: Uint8Array) => (pages.push(packedCount(packed)), packedCount(packed)) } as unknown as FilterPool;
+  const pool: Pick<FilterPool, 'addPacked'> = { addPacked: async (packed: Uint8Array) => (pages.push(packedCount(packed)), packedCount(packed)) };
   return { pool, pages };
 }
 

@@ -234,8 +234,7 @@ export class HttpServer {
           return;
         }
         this.#listenSocket = socket;
-        // The typings split listen and connection sockets; us_socket_local_port accepts both.
-        resolve(uWS.us_socket_local_port(socket as unknown as uWS.us_socket));
+        resolve(uWS.us_socket_local_port(socket)); // takes a listen socket too ("socket (or listenSocket)")
       });
     });
   }

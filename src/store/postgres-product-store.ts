@@ -4,18 +4,22 @@
  * `?sslmode=require`). Schema and migrations: src/store/postgres/migrations.ts.
  *
  * Driver: `pg` with `pg-copy-streams`, chosen by measurement against `postgres`
- * (porsager) in one run of `npx tsx load/store-bench.ts` (2 cores, PG 15, Node 20,
- * pool 16, 16 concurrent callers):
- *   - single-row inserts: pg ~ postgres (both bound by the commit fsync);
- *   - get-by-id: postgres ~1.2-1.4x pg (it pipelines on each connection);
- *   - COPY of 1,000,000 ids: pg ~ postgres.
- * No figure separated them by enough to matter for a guard whose reads come after
- * the filter, and `pg` wins on what the store needs beyond speed: a client-side
- * connect timeout (`connectionTimeoutMillis`) and per-connection control (a
- * dedicated client for the session advisory lock, destroying a connection whose
- * query outlived its deadline), explicit named prepared statements, a COPY
- * stream with backpressure, and a mature pool with an error event per client.
- * See load/RESULTS.md for the figures.
+ * (porsager): `npx tsx load/store-bench.ts` (2 shared cores, PG 15, Node 20,
+ * pool 16, 16 concurrent callers, 20k inserts, 100k gets, COPY of 1M ids;
+ * two runs, each alternating pg, postgres, postgres, pg):
+ *                         pg                postgres
+ *   inserts/s (p99 ms)    10.5k-10.9k (5)   7.1k-9.7k (7-12)     quiet machine
+ *   gets/s                25k-30k           15k-21k
+ *   COPY 1M ids           2.8-3.9 s         3.1-3.4 s
+ *   inserts/s (p99 ms)    3.2k-3.5k (18-22) 3.1k-3.4k (20-32)    load average 15
+ *   gets/s                6.6k-7.3k         5.9k-6.2k
+ *   COPY 1M ids           5.7-9.2 s         4.8-9.4 s
+ * pg was as fast or faster on every figure but COPY (a tie within the noise),
+ * and it gives the store what it needs beyond speed: a client-side connect
+ * timeout (`connectionTimeoutMillis`), per-connection control (a dedicated
+ * client for the session advisory lock; destroying a connection whose query
+ * outlived its deadline), named prepared statements, a COPY stream with
+ * backpressure, and an 'error' event per pooled client.
  *
  * Positions (why this replay cannot miss a row). A row's position is the id of
  * the transaction that inserted it (`xid`, default `pg_current_xact_id()`), not
@@ -277,7 +281,9 @@ export class PostgresProductStore implements ProductStore {
           }
           let broken = false;
           try {
-            finish(undefined, await fn(acquired));
+            const value = await fn(acquired);
+            broken = settled; // the deadline passed: the timer destroyed this connection
+            finish(undefined, value);
           } catch (err) {
             broken = settled || isUnavailable(err) || !(err instanceof pg.DatabaseError);
             finish(err);

@@ -101,7 +101,13 @@ describe('PostgresProductStore: rows', () => {
   it('deletes, and count() follows inserts, deletes and compaction exactly', async () => {
     const store = await open({ poolSize: 4 });
     expect(await store.count()).toBe(0);
-    await Promise.all(Array.from({ length: 1100 }, (_, i) => store.insert({ id: `id-${i}`, name: 'n', price: 1 })));
+    // One statement per insert, so 1100 delta rows; 8 at a time (the pool wait counts toward each call's bound).
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        for (let i = next++; i < 1100; i = next++) await store.insert({ id: `id-${i}`, name: 'n', price: 1 });
+      }),
+    );
     expect(await store.delete('id-0')).toBe(true);
     expect(await store.delete('id-0')).toBe(false);
     expect(await store.count()).toBe(1099); // > 1000 delta rows: this call starts a compaction
@@ -305,11 +311,16 @@ describe('PostgresProductStore: outages', () => {
       () => collect(store.idsFrom(0, 10)),
       () => store.databaseId(),
     ];
+    const elapsed: number[] = [];
     for (const call of calls) {
+      const started = performance.now();
       const err: unknown = await call().catch((e: unknown) => e);
+      elapsed.push(Math.round(performance.now() - started));
       expect(err).toBeInstanceOf(DatabaseUnavailableError);
       expect((err as DatabaseUnavailableError).code).toBe('database_unavailable');
     }
+    // Printed, not asserted (no timed assertions): each should be close to timeoutMs.
+    console.info(`outage with timeoutMs=500: calls rejected after ${elapsed.join(', ')} ms`);
 
     proxy.blackhole(false);
     await waitFor('the store answering again', async () => (await store.get('before').catch(() => undefined)) !== undefined);

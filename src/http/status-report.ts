@@ -18,7 +18,7 @@ import type { Snapshotter } from '../persistence/snapshotter.js';
 import type { RedisConnection } from '../store/redis-connection.js';
 import type { FalseNegativeAudit } from '../upkeep/false-negative-audit.js';
 import type { FilterRebuilder, RebuildRecord } from '../upkeep/online-rebuild.js';
-import type { Phase } from './server.js';
+import type { Phase } from './http-api.js';
 import type { AdminStatusBody, BloomStatsBody, HealthReport, RebuildBody, RebuildRecordBody, SnapshotBody } from './status-bodies.js';
 
 export interface StatusReportOptions {

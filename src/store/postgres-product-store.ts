@@ -73,11 +73,18 @@ export interface PostgresProductStoreOptions {
    * process may now take it. The caller decides (stop serving, or exit).
    */
   readonly onInstanceLockLost?: (err: Error) => void;
+  /** How often the instance lock's connection is checked with `SELECT 1` (default 5000 ms). */
+  readonly lockHeartbeatMs?: number;
 }
 
 const DEFAULT_POOL_SIZE = 10;
 const DEFAULT_TIMEOUT_MS = 2000;
 const DEFAULT_IMPORT_TIMEOUT_MS = 300_000;
+const DEFAULT_LOCK_HEARTBEAT_MS = 5000;
+// The server ends a session whose client went silent (a dead network path)
+// after about 10 + 3 * 5 s instead of the system's default two hours, so an
+// instance lock held by a vanished host is freed within about half a minute.
+const SERVER_KEEPALIVE_OPTIONS = '-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3';
 /** count() compacts the delta rows (see migrations.ts) once there are this many. */
 const COMPACT_COUNT_DELTAS_AT = 1000;
 const COPY_CHUNK_ROWS = 10_000;
@@ -133,6 +140,9 @@ const UNAVAILABLE_SQLSTATES = new Set([
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now (starting up, recovering)
   '53300', // too_many_connections
+  '28000', // invalid_authorization_specification
+  '28P01', // invalid_password (the message names the user, never the password)
+  '3D000', // invalid_catalog_name: the database does not exist (yet)
 ]);
 const UNAVAILABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 // pg reports a dead or silent connection with these messages and no code.
@@ -192,6 +202,7 @@ function checkOptions(options: PostgresProductStoreOptions): string[] {
   positive('poolSize', options.poolSize);
   positive('timeoutMs', options.timeoutMs);
   positive('importTimeoutMs', options.importTimeoutMs);
+  positive('lockHeartbeatMs', options.lockHeartbeatMs);
   return problems;
 }
 
@@ -208,7 +219,9 @@ export class PostgresProductStore implements ProductStore {
   readonly #timeoutMs: number;
   readonly #importTimeoutMs: number;
   readonly #onInstanceLockLost: ((err: Error) => void) | undefined;
+  readonly #lockHeartbeatMs: number;
   #lockClient: pg.Client | undefined;
+  #lockHeartbeat: NodeJS.Timeout | undefined;
   readonly #lockedNamespaces = new Set<string>();
   #compaction: Promise<void> | undefined;
   #closed = false;
@@ -217,11 +230,14 @@ export class PostgresProductStore implements ProductStore {
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#importTimeoutMs = options.importTimeoutMs ?? DEFAULT_IMPORT_TIMEOUT_MS;
     this.#onInstanceLockLost = options.onInstanceLockLost;
+    this.#lockHeartbeatMs = options.lockHeartbeatMs ?? DEFAULT_LOCK_HEARTBEAT_MS;
     this.#clientConfig = {
       connectionString: options.url,
       connectionTimeoutMillis: this.#timeoutMs,
       statement_timeout: this.#timeoutMs,
       keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+      options: SERVER_KEEPALIVE_OPTIONS,
       application_name: 'bloomgate',
     };
     this.#pool = new pg.Pool({ ...this.#clientConfig, max: options.poolSize ?? DEFAULT_POOL_SIZE, idleTimeoutMillis: 30_000 });
@@ -498,6 +514,7 @@ export class PostgresProductStore implements ProductStore {
       if (rows[0]?.locked !== true) throw new InstanceLockedError(`namespace ${JSON.stringify(namespace)} on this database`);
       this.#lockClient = client;
       this.#lockedNamespaces.add(namespace);
+      if (fresh) this.#startLockHeartbeat(client);
     } catch (err) {
       if (fresh && client !== undefined) {
         const c = client;
@@ -512,8 +529,36 @@ export class PostgresProductStore implements ProductStore {
     }
   }
 
+  /**
+   * A connection whose peer went silent raises no error by itself (TCP
+   * keepalive takes minutes), so a SELECT 1 each lockHeartbeatMs, bounded by
+   * timeoutMs, notices a lost lock connection and reports it.
+   */
+  #startLockHeartbeat(client: pg.Client): void {
+    let inFlight = false;
+    this.#lockHeartbeat = setInterval(() => {
+      if (inFlight) return;
+      inFlight = true;
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new DatabaseUnavailableError(`the instance lock connection did not answer within ${this.#timeoutMs} ms`)), this.#timeoutMs);
+      });
+      Promise.race([client.query('SELECT 1'), deadline])
+        .catch((err: unknown) => {
+          this.#lockLost(client, err instanceof Error ? err : new Error(String(err)));
+          destroyConnection(client);
+        })
+        .finally(() => {
+          clearTimeout(timer);
+          inFlight = false;
+        });
+    }, this.#lockHeartbeatMs);
+    this.#lockHeartbeat.unref();
+  }
+
   #lockLost(client: pg.Client, err: Error): void {
     if (this.#lockClient !== client) return;
+    clearInterval(this.#lockHeartbeat);
     this.#lockClient = undefined;
     const hadLocks = this.#lockedNamespaces.size > 0;
     this.#lockedNamespaces.clear();
@@ -527,6 +572,7 @@ export class PostgresProductStore implements ProductStore {
     const lockClient = this.#lockClient;
     this.#lockClient = undefined;
     this.#lockedNamespaces.clear();
+    clearInterval(this.#lockHeartbeat);
     const bounded = (p: Promise<unknown>): Promise<unknown> =>
       Promise.race([p.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, this.#timeoutMs).unref())]);
     if (lockClient !== undefined) {

@@ -279,7 +279,8 @@ describe('PostgresProductStore: instance lock', () => {
     );
     expect(rows).toHaveLength(1);
     await raw.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
-    await second.lockInstance('ns');
+    // The backend releases the lock as it exits, a moment after the signal.
+    await waitFor('the lock free again', async () => (await second.lockInstance('ns').then(() => true, () => false)));
     await waitFor('the lost-lock callback', () => lost.length === 1);
   });
 });
@@ -326,6 +327,22 @@ describe('PostgresProductStore: outages', () => {
     await waitFor('the store answering again', async () => (await store.get('before').catch(() => undefined)) !== undefined);
     expect(await store.insert({ id: 'after', name: 'n', price: 1 })).not.toBeNull();
     expect(await store.count()).toBe(2);
+  });
+
+  it('a lock connection that goes silent is reported lost (heartbeat)', async () => {
+    const url = new URL(db.url);
+    url.hostname = '127.0.0.1';
+    url.port = String(proxy.port);
+    const lost: Error[] = [];
+    const store = await PostgresProductStore.open({ url: url.toString(), timeoutMs: 300, lockHeartbeatMs: 100, onInstanceLockLost: (err) => lost.push(err) });
+    opened.push(store);
+    await store.lockInstance('ns');
+    proxy.blackhole(true);
+    await waitFor('the lost-lock callback', () => lost.length === 1);
+    expect(lost[0]).toBeInstanceOf(DatabaseUnavailableError);
+    proxy.blackhole(false);
+    // The server saw the session end (the proxy cut it), so the lock is free again.
+    await waitFor('the lock free again', async () => (await store.lockInstance('ns').then(() => true, () => false)));
   });
 
   it('rejects with database_unavailable when nothing listens, and open() too', async () => {

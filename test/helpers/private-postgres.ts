@@ -11,7 +11,7 @@
  *   const cluster = await startPrivatePostgres();   // cluster.url: postgres://postgres@127.0.0.1:<port>/postgres
  *   await cluster.stop();
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -84,12 +84,26 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
         continue;
       }
       let stopped = false;
+      // If the run ends without stop() (a crash, Ctrl-C), stop the server anyway: it must not outlive the run.
+      const stopAtExit = (): void => {
+        if (stopped) return;
+        try {
+          const args = ['-D', dataDir, '-m', 'immediate', 'stop'];
+          if (asRoot) execFileSync('runuser', ['-u', SERVER_USER, '--', binaries.pgCtl, ...args], { stdio: 'ignore' });
+          else execFileSync(binaries.pgCtl, args, { stdio: 'ignore' });
+          rmSync(dir, { recursive: true, force: true });
+        } catch {
+          // best effort at exit
+        }
+      };
+      process.once('exit', stopAtExit);
       return {
         url: `postgres://postgres@127.0.0.1:${port}/postgres`,
         port,
         async stop() {
           if (stopped) return;
           stopped = true;
+          process.off('exit', stopAtExit);
           await exec(binaries.pgCtl, ['-D', dataDir, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
           rmSync(dir, { recursive: true, force: true });
         },

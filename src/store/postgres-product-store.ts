@@ -115,13 +115,15 @@ const SQL = {
   },
   scanFirst: { name: 'bg_scan_first', text: 'SELECT id FROM products ORDER BY id LIMIT $1' },
   scanNext: { name: 'bg_scan_next', text: 'SELECT id FROM products WHERE id > $1 ORDER BY id LIMIT $2' },
+  // Output names differ from the columns on purpose: `xid::text AS xid` would
+  // make ORDER BY xid sort the text ('10' < '9'), not the xid8, and skip rows.
   fromFirst: {
     name: 'bg_from_first',
-    text: 'SELECT id, xid::text AS xid, seq::text AS seq FROM products WHERE xid >= $1::xid8 ORDER BY xid, seq LIMIT $2',
+    text: 'SELECT p.id, p.xid::text AS last_xid, p.seq::text AS last_seq FROM products p WHERE p.xid >= $1::xid8 ORDER BY p.xid, p.seq LIMIT $2',
   },
   fromNext: {
     name: 'bg_from_next',
-    text: 'SELECT id, xid::text AS xid, seq::text AS seq FROM products WHERE (xid, seq) > ($1::xid8, $2::bigint) ORDER BY xid, seq LIMIT $3',
+    text: 'SELECT p.id, p.xid::text AS last_xid, p.seq::text AS last_seq FROM products p WHERE (p.xid, p.seq) > ($1::xid8, $2::bigint) ORDER BY p.xid, p.seq LIMIT $3',
   },
   horizon: { name: 'bg_horizon', text: 'SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xid' },
   lastIdBefore: { name: 'bg_last_id_before', text: 'SELECT id FROM products WHERE xid < $1::xid8 ORDER BY xid DESC, seq DESC LIMIT 1' },
@@ -387,11 +389,11 @@ export class PostgresProductStore implements ProductStore {
   async *idsFrom(from: Position, pageSize: number): AsyncIterable<readonly string[]> {
     checkPosition('from', from);
     checkPageSize(pageSize);
-    let last: { xid: string; seq: string } | undefined;
+    let last: { last_xid: string; last_seq: string } | undefined;
     for (;;) {
       const config: pg.QueryConfig =
-        last === undefined ? { ...SQL.fromFirst, values: [String(from), pageSize] } : { ...SQL.fromNext, values: [last.xid, last.seq, pageSize] };
-      const { rows } = await this.#query<{ id: string; xid: string; seq: string }>('idsFrom', config);
+        last === undefined ? { ...SQL.fromFirst, values: [String(from), pageSize] } : { ...SQL.fromNext, values: [last.last_xid, last.last_seq, pageSize] };
+      const { rows } = await this.#query<{ id: string; last_xid: string; last_seq: string }>('idsFrom', config);
       const lastRow = rows[rows.length - 1];
       if (lastRow === undefined) return;
       last = lastRow;

@@ -153,6 +153,16 @@ describe('PostgresProductStore: positions', () => {
     expect(await store.lastIdBefore(horizon)).toBe('c');
   });
 
+  it('idsFrom orders by the numbers, not their text (seq 2 after seq 10), and loses no row across pages', async () => {
+    const store = await open();
+    const ids = Array.from({ length: 25 }, (_, i) => `n-${i}`);
+    await store.insertMany(ids.map((id) => ({ id, name: 'n', price: 1 })));
+    await store.insert({ id: 'after', name: 'n', price: 1 });
+    const pages = await collect(store.idsFrom(0, 4));
+    expect(pages.flat()).toEqual([...ids, 'after']);
+    expect(pages.every((p) => p.length > 0 && p.length <= 4)).toBe(true);
+  });
+
   it('a row with a smaller seq that commits after a snapshot is replayed from the snapshot watermark (a seq watermark misses it)', async () => {
     const store = await open();
     const late = await rawClient();

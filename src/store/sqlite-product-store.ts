@@ -47,11 +47,9 @@ export interface SqliteProductStoreOptions {
   readonly synchronous?: 'full' | 'normal';
   /**
    * Page cache per connection (the writer's and the reader's), in KiB.
-   * Default 16384 (16 MiB); see kDefaultCacheSizeKiB for why.
+   * Default 8192 (8 MiB); see kDefaultCacheSizeKiB for why.
    */
   readonly cacheSizeKiB?: number;
-  /** Page cache of the writer during importIds only, in KiB (raised for that transaction, then back). Default kImportCacheSizeKiB. */
-  readonly importCacheSizeKiB?: number;
   /** How long a write waits for another process's write lock (busy_timeout). Default 5000. */
   readonly busyTimeoutMs?: number;
   /**
@@ -70,16 +68,16 @@ export interface SqliteProductStoreOptions {
 }
 
 /**
- * 16 MiB per connection. The 1M-id import runs with kImportCacheSizeKiB
- * whatever this is (the writer raises its cache for the import's transaction
- * and shrinks it after), so this only has to serve steady-state point reads
- * and single inserts, whose index pages the OS page cache holds anyway.
- * Measured (load/write-stall-bench.ts): see the report; RSS target is <= 150 MB
- * at 1M ids, and 64 MiB per connection could alone take 128 MiB of it.
+ * 8 MiB per connection (16 MiB for the writer's and the reader's together;
+ * products.ts used 64 MiB, and the service's RSS with 1M ids was 273 MiB
+ * against a 150 MB target). Measured with 1M ids (load/write-stall-bench.ts):
+ * the import takes the same time from 2 to 64 MiB (it inserts in id order),
+ * and a random get() costs 7.8 us at 8 MiB, 8.1 at 16, 7.0 at 64, 11.5 at 2,
+ * since index pages missing from SQLite's cache come from the OS page cache,
+ * which is not this process's RSS. RSS of the bench child after the import and
+ * 100k gets: 136 MB at 8 MiB, 146 at 16, 212 at 64.
  */
-export const kDefaultCacheSizeKiB = 16 * 1024;
-/** Page cache for the import transaction only: its random-order index inserts want the whole index in cache. */
-export const kImportCacheSizeKiB = 64 * 1024;
+export const kDefaultCacheSizeKiB = 8 * 1024;
 /** A lock holder on another host (no pid to check) counts as dead after this long without a heartbeat. */
 export const kLockStaleAfterMs = 60_000;
 const kLockHeartbeatMs = 10_000;
@@ -110,7 +108,6 @@ function validate(options: SqliteProductStoreOptions): Required<Omit<SqliteProdu
     path: options.path,
     synchronous: options.synchronous ?? 'full',
     cacheSizeKiB: options.cacheSizeKiB ?? kDefaultCacheSizeKiB,
-    importCacheSizeKiB: options.importCacheSizeKiB ?? kImportCacheSizeKiB,
     busyTimeoutMs: options.busyTimeoutMs ?? 5000,
     writeTimeoutMs: options.writeTimeoutMs ?? 10_000,
     reads: options.reads ?? 'main',
@@ -121,9 +118,6 @@ function validate(options: SqliteProductStoreOptions): Required<Omit<SqliteProdu
   if (resolved.synchronous !== 'full' && resolved.synchronous !== 'normal') problems.push("options.synchronous must be 'full' or 'normal'");
   if (!Number.isSafeInteger(resolved.cacheSizeKiB) || resolved.cacheSizeKiB < 64) {
     problems.push('options.cacheSizeKiB must be an integer >= 64');
-  }
-  if (!Number.isSafeInteger(resolved.importCacheSizeKiB) || resolved.importCacheSizeKiB < 64) {
-    problems.push('options.importCacheSizeKiB must be an integer >= 64');
   }
   if (!Number.isSafeInteger(resolved.busyTimeoutMs) || resolved.busyTimeoutMs < 0) {
     problems.push('options.busyTimeoutMs must be a non-negative integer');
@@ -173,6 +167,8 @@ export class SqliteProductStore implements ProductStore {
   #closed = false;
   /** Set when close() starts: later calls reject instead of reaching a thread that is shutting down. */
   #closing = false;
+  /** While the writer thread is being replaced after an import: calls wait for it. */
+  #recycling: Promise<void> | undefined;
 
   private constructor(options: SqliteProductStoreOptions) {
     this.#options = validate(options);
@@ -214,7 +210,6 @@ export class SqliteProductStore implements ProductStore {
       synchronous: this.#options.synchronous,
       cacheSizeKiB: this.#options.cacheSizeKiB,
       busyTimeoutMs: this.#options.busyTimeoutMs,
-      importCacheSizeKiB: this.#options.importCacheSizeKiB,
     };
     if (!file.filename.endsWith('.ts')) return new Worker(file.filename, { workerData });
     // Under the sources: a plain Worker resolves a .ts entry with the ESM loader,
@@ -282,6 +277,7 @@ export class SqliteProductStore implements ProductStore {
   /** Sends one request to the writer thread; resolves with its result after its transaction committed. */
   async #call<T>(request: WriterRequest, options: { timeout?: boolean; transfer?: ArrayBuffer[]; closing?: boolean } = {}): Promise<T> {
     if (this.#closed || (this.#closing && options.closing !== true)) throw new Error('the SQLite product store is closed');
+    if (options.closing !== true) await this.#recycling;
     const writer = this.#ensureWriter();
     await writer.ready;
     return new Promise<T>((resolve, reject) => {
@@ -376,10 +372,34 @@ export class SqliteProductStore implements ProductStore {
   async importIds(ids: readonly string[]): Promise<{ readonly imported: number } | null> {
     // One packed buffer, moved to the writer: no structured clone of a million strings.
     const packed = packIds(ids);
-    return this.#call(
+    const result = await this.#call<{ imported: number } | null>(
       { seq: this.#next(), op: 'import', packed },
       { timeout: false, transfer: [packed.buffer as ArrayBuffer] },
     );
+    if (result !== null) await this.#recycleWriter();
+    return result;
+  }
+
+  /**
+   * Replaces the writer thread after an import: the import decoded and sorted
+   * every id on that thread's heap, which V8 keeps long after (about +90 MB of
+   * RSS for 1M ids, measured); ending the thread returns it at once. Writes sent
+   * before this are answered by the old thread first (messages arrive in order);
+   * writes sent meanwhile wait for the new one.
+   */
+  async #recycleWriter(): Promise<void> {
+    const writer = this.#writer;
+    if (writer === undefined || this.#recycling !== undefined) return;
+    const exited = new Promise<void>((resolve) => writer.worker.once('exit', () => resolve()));
+    this.#recycling = (async () => {
+      await this.#call({ seq: this.#next(), op: 'close' }, { closing: true }).catch(() => undefined);
+      await exited;
+    })();
+    try {
+      await this.#recycling;
+    } finally {
+      this.#recycling = undefined;
+    }
   }
 
   async databaseId(): Promise<string> {
@@ -441,6 +461,7 @@ export class SqliteProductStore implements ProductStore {
   async close(): Promise<void> {
     if (this.#closed || this.#closing) return;
     this.#closing = true;
+    await this.#recycling;
     const lock = this.#lock;
     this.#lock = undefined;
     if (lock !== undefined) {

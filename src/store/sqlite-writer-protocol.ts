@@ -9,8 +9,6 @@ export interface SqliteWriterData {
   readonly synchronous: 'full' | 'normal';
   readonly cacheSizeKiB: number;
   readonly busyTimeoutMs: number;
-  /** Page cache for the import's transaction only (the index of a big import wants more); back to cacheSizeKiB after. */
-  readonly importCacheSizeKiB: number;
 }
 
 export interface ProductFields {

@@ -232,6 +232,10 @@ describe('SqliteProductStore', () => {
     again.close();
   });
 
+  it('answers DatabaseUnavailableError for a file that cannot be opened', async () => {
+    await expect(SqliteProductStore.open({ path: '/dev/null/not-a-dir/products.db' })).rejects.toBeInstanceOf(DatabaseUnavailableError);
+  });
+
   it('names each bad option', async () => {
     await expect(SqliteProductStore.open({ path: ':memory:', cacheSizeKiB: 1 })).rejects.toThrow(
       'options.path must be a file path (not :memory:); options.cacheSizeKiB must be an integer >= 64',

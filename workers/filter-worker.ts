@@ -9,7 +9,7 @@
  * The export names are kAddTask and kCheckTask (src/filter/filter-task.ts).
  * The pool starts this file as compiled `dist/workers/filter-worker.js` with no
  * loader, or as this `.ts` with `--import tsx` when the sources run (see
- * src/worker-file.ts). Piscina loads it with require() first: tsx handles that in
+ * src/lifecycle/worker-file.ts). Piscina loads it with require() first: tsx handles that in
  * a worker, and Node 20.19+ requires the compiled ES module as long as it has no
  * top-level await; piscina's import() fallback did not find tsx's hooks in a
  * worker here (Node 20.20). So: no top-level await, and no default export is

@@ -11,7 +11,7 @@
  *   await pool.close();
  */
 import { Piscina } from 'piscina';
-import { workerFile } from '../worker-file.js';
+import { workerFile } from '../lifecycle/worker-file.js';
 import { BloomFilter } from './bloom-filter.js';
 import {
   isFilterTaskFailure,

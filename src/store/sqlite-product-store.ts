@@ -29,7 +29,7 @@ import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { DatabaseUnavailableError, InstanceLockedError } from '../errors.js';
 import { packIds } from '../filter/id-batch.js';
-import { workerFile } from '../worker-file.js';
+import { workerFile } from '../lifecycle/worker-file.js';
 import type {
   BatchInsertResult,
   CreatedRow,

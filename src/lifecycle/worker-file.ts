@@ -41,7 +41,7 @@ export function workerFile(name: string): WorkerFile {
   }
   const extension = runningFromSources ? 'ts' : 'js';
   return Object.freeze({
-    filename: fileURLToPath(new URL(`../workers/${name}.${extension}`, import.meta.url)),
+    filename: fileURLToPath(new URL(`../../workers/${name}.${extension}`, import.meta.url)),
     execArgv: Object.freeze(runningFromSources ? ['--import', 'tsx'] : []),
   });
 }

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { runningFromSources, workerFile } from '../src/worker-file.js';
+import { runningFromSources, workerFile } from '../../src/lifecycle/worker-file.js';
 
-const WORKERS_DIR = fileURLToPath(new URL('../workers/', import.meta.url));
+const WORKERS_DIR = fileURLToPath(new URL('../../workers/', import.meta.url));
 
 describe('workerFile', () => {
   // vitest runs the sources; the compiled half is test/integration/compiled-build-serves.test.ts.

@@ -12,12 +12,29 @@ import type { LogLevel } from './logger.js';
 import { REDIS_URL_RULE, redactUrl, redisUrlKind } from './store/redis-url.js';
 
 export type LookupPath = 'inline' | 'pool';
+
+/**
+ * Which backend holds the products: DATABASE_URL unset or `sqlite:<path>`
+ * selects SQLite (path from the URL, else DB_PATH); `postgres://` or
+ * `postgresql://` selects PostgreSQL. The URL may carry a password: log it
+ * only through describeDatabaseUrl / redactUrl.
+ */
+export type DatabaseConfig =
+  | { readonly kind: 'sqlite'; readonly path: string }
+  | { readonly kind: 'postgres'; readonly url: string };
 export type SqliteSynchronous = 'full' | 'normal';
 
 export interface Config {
   readonly port: number;
   readonly host: string;
   readonly dbPath: string;
+  readonly database: DatabaseConfig;
+  /** PostgreSQL connections in the pool. */
+  readonly databasePoolSize: number;
+  /** Upper bound on any one database call (a lookup past it answers 503 database_unavailable). */
+  readonly databaseTimeoutMs: number;
+  /** SQLite page cache per connection (the writer's and the reader's), in MiB. */
+  readonly sqliteCacheMb: number;
   readonly productsFile: string;
   /** `memory://` (or its old name `fakeredis://`) runs an in-process stand-in. */
   readonly redisUrl: string;
@@ -146,6 +163,18 @@ class EnvReader {
   }
 }
 
+/** The rule for DATABASE_URL, as the config error states it. */
+export const DATABASE_URL_RULE = 'must start with postgres://, postgresql:// or sqlite: (unset: SQLite at DB_PATH)';
+
+/** The backend a DATABASE_URL selects, or undefined when its scheme is not one bloomgate knows. */
+export function databaseFromUrl(url: string | undefined, dbPath: string): DatabaseConfig | undefined {
+  if (url === undefined) return { kind: 'sqlite', path: dbPath };
+  if (/^postgres(ql)?:\/\/./i.test(url)) return { kind: 'postgres', url };
+  const sqlite = /^sqlite:(?:\/\/)?(.*)$/is.exec(url);
+  if (sqlite !== null) return { kind: 'sqlite', path: sqlite[1] === '' || sqlite[1] === undefined ? dbPath : sqlite[1] };
+  return undefined;
+}
+
 const NAMESPACE = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /** The number of filter workers when WORKERS is unset: one core stays with the HTTP thread. */
@@ -155,10 +184,17 @@ export function defaultWorkerCount(): number {
 
 export function loadConfig(env: Env): Config {
   const r = new EnvReader(env);
+  const dbPath = r.string('DB_PATH', 'data/products.db');
+  const databaseUrl = r.valid('DATABASE_URL', '', (url) => databaseFromUrl(url, dbPath) !== undefined, DATABASE_URL_RULE, redactUrl);
+  const database = databaseFromUrl(databaseUrl === '' ? undefined : databaseUrl, dbPath) ?? { kind: 'sqlite', path: dbPath };
   const config: Config = {
     port: r.integer('PORT', 8000, 0, 65535),
     host: r.string('HOST', '0.0.0.0'),
-    dbPath: r.string('DB_PATH', 'data/products.db'),
+    dbPath: database.kind === 'sqlite' ? database.path : dbPath,
+    database: Object.freeze(database),
+    databasePoolSize: r.integer('DATABASE_POOL_SIZE', 10, 1, 1000),
+    databaseTimeoutMs: r.integer('DATABASE_TIMEOUT_MS', 2000, 10, 600_000),
+    sqliteCacheMb: r.integer('SQLITE_CACHE_MB', 8, 1, 65_536),
     productsFile: r.string('PRODUCTS_FILE', 'data/products.txt'),
     redisUrl: r.valid('REDIS_URL', 'memory://', (url) => redisUrlKind(url) !== undefined, REDIS_URL_RULE, redactUrl),
     // Capacity and shards are bounded so the bit array fits one SharedArrayBuffer.

@@ -75,6 +75,12 @@ describe('loadConfig', () => {
     [{ AUDIT_SAMPLE_EVERY: '-1' }, 'AUDIT_SAMPLE_EVERY="-1" must be an integer from 0 to 1000000000'],
     [{ AUDIT_MAX_PER_SECOND: '0' }, 'AUDIT_MAX_PER_SECOND="0" must be an integer from 1 to 100'],
     [{ AUDIT_MAX_PER_SECOND: '1000' }, 'AUDIT_MAX_PER_SECOND="1000" must be an integer from 1 to 100'],
+    [{ DATABASE_URL: 'mysql://db/shop' }, 'DATABASE_URL="mysql://db/shop" must start with postgres://, postgresql:// or sqlite: (unset: SQLite at DB_PATH)'],
+    [{ DATABASE_URL: 'mysql://shop:s3cret@db/shop' }, 'DATABASE_URL="mysql://***@db/shop" must start with postgres://, postgresql:// or sqlite: (unset: SQLite at DB_PATH)'],
+    [{ DATABASE_URL: 'postgres://' }, 'DATABASE_URL="postgres://" must start with postgres://, postgresql:// or sqlite: (unset: SQLite at DB_PATH)'],
+    [{ DATABASE_POOL_SIZE: '0' }, 'DATABASE_POOL_SIZE="0" must be an integer from 1 to 1000'],
+    [{ DATABASE_TIMEOUT_MS: '5' }, 'DATABASE_TIMEOUT_MS="5" must be an integer from 10 to 600000'],
+    [{ SQLITE_CACHE_MB: '0' }, 'SQLITE_CACHE_MB="0" must be an integer from 1 to 65536'],
   ])('names the variable, value and rule: %o', (env, message) => {
     expect(problems(env)).toEqual([message]);
   });
@@ -82,6 +88,32 @@ describe('loadConfig', () => {
   it('reads the admin token and the rebuild and audit knobs', () => {
     const config = loadConfig({ ADMIN_TOKEN: 'x'.repeat(32), REBUILD_STALE_RATIO: '0.25', AUDIT_SAMPLE_EVERY: '0', AUDIT_MAX_PER_SECOND: '20' });
     expect(config).toMatchObject({ adminToken: 'x'.repeat(32), rebuildStaleRatio: 0.25, auditSampleEvery: 0, auditMaxPerSecond: 20 });
+  });
+
+  it('selects SQLite at DB_PATH when DATABASE_URL is unset, with the documented database defaults', () => {
+    const config = loadConfig({ DB_PATH: '/tmp/x.db' });
+    expect(config.database).toEqual({ kind: 'sqlite', path: '/tmp/x.db' });
+    expect(config).toMatchObject({ dbPath: '/tmp/x.db', databasePoolSize: 10, databaseTimeoutMs: 2000, sqliteCacheMb: 8 });
+    expect(Object.isFrozen(config.database)).toBe(true);
+  });
+
+  it('selects SQLite from a sqlite: URL (its path, else DB_PATH)', () => {
+    expect(loadConfig({ DATABASE_URL: 'sqlite:/var/lib/bg.db' }).database).toEqual({ kind: 'sqlite', path: '/var/lib/bg.db' });
+    expect(loadConfig({ DATABASE_URL: 'sqlite://data/a.db' }).database).toEqual({ kind: 'sqlite', path: 'data/a.db' });
+    expect(loadConfig({ DATABASE_URL: 'sqlite:', DB_PATH: 'b.db' }).database).toEqual({ kind: 'sqlite', path: 'b.db' });
+    expect(loadConfig({ DATABASE_URL: 'sqlite:/var/lib/bg.db' }).dbPath).toBe('/var/lib/bg.db');
+  });
+
+  it('selects PostgreSQL from postgres:// and postgresql:// URLs, with pool size and timeout', () => {
+    const url = 'postgresql://shop:pw@db:5432/shop?sslmode=require';
+    const config = loadConfig({ DATABASE_URL: url, DATABASE_POOL_SIZE: '32', DATABASE_TIMEOUT_MS: '500' });
+    expect(config.database).toEqual({ kind: 'postgres', url });
+    expect(config).toMatchObject({ databasePoolSize: 32, databaseTimeoutMs: 500 });
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/shop' }).database.kind).toBe('postgres');
+  });
+
+  it('reads SQLITE_CACHE_MB', () => {
+    expect(loadConfig({ SQLITE_CACHE_MB: '64' }).sqliteCacheMb).toBe(64);
   });
 
   it('reports every problem at once', () => {

@@ -64,6 +64,11 @@ export interface Config {
    * (disabled). Never logged or exposed.
    */
   readonly adminToken: string | undefined;
+  /**
+   * Bearer token for creates (and updates). Undefined: writes are open to
+   * anyone who can reach the port (one warning at start). Never logged or exposed.
+   */
+  readonly writeToken: string | undefined;
   /** Rebuild when stale (deleted) ids exceed this share of items. */
   readonly rebuildStaleRatio: number;
   /** Audit one filter rejection in this many against the database (0: off). */
@@ -213,6 +218,7 @@ export function loadConfig(env: Env): Config {
     logLevel: r.oneOf<LogLevel>('LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error', 'silent']),
     hashSeed: r.optionalInteger('HASH_SEED', 0, 0xffffffff),
     adminToken: r.optionalSecret('ADMIN_TOKEN', 16),
+    writeToken: r.optionalSecret('WRITE_TOKEN', 16),
     rebuildStaleRatio: r.openInterval('REBUILD_STALE_RATIO', 0.1, 0, 1),
     auditSampleEvery: r.integer('AUDIT_SAMPLE_EVERY', 1000, 0, 1_000_000_000),
     auditMaxPerSecond: r.integer('AUDIT_MAX_PER_SECOND', 5, 1, 100),

@@ -108,6 +108,20 @@ export class UnauthorizedError extends BloomgateError {
   }
 }
 
+/** A write route (create, update) without `Authorization: Bearer <WRITE_TOKEN>` while WRITE_TOKEN is set. */
+export class WriteUnauthorizedError extends BloomgateError {
+  constructor() {
+    super('write_unauthorized', 401, 'writes need the header Authorization: Bearer <WRITE_TOKEN>');
+  }
+}
+
+/** A write route with a bearer token that is not WRITE_TOKEN. */
+export class WriteForbiddenError extends BloomgateError {
+  constructor() {
+    super('write_forbidden', 403, 'the bearer token is not WRITE_TOKEN; writes need Authorization: Bearer <WRITE_TOKEN>');
+  }
+}
+
 /** POST /admin/rebuild while a rebuild runs. */
 export class RebuildInProgressError extends BloomgateError {
   constructor() {

@@ -34,6 +34,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       hashSeed: undefined,
       adminToken: undefined,
+      writeToken: undefined,
       rebuildStaleRatio: 0.1,
       auditSampleEvery: 1000,
       auditMaxPerSecond: 5,
@@ -70,6 +71,8 @@ describe('loadConfig', () => {
     [{ HASH_SEED: 'secret-value' }, 'HASH_SEED=<hidden> must be an integer from 0 to 4294967295 (decimal or 0x hex)'],
     [{ ADMIN_TOKEN: 'short' }, 'ADMIN_TOKEN=<hidden> must be at least 16 characters without whitespace'],
     [{ ADMIN_TOKEN: 'sixteen chars with spaces' }, 'ADMIN_TOKEN=<hidden> must be at least 16 characters without whitespace'],
+    [{ WRITE_TOKEN: 'short' }, 'WRITE_TOKEN=<hidden> must be at least 16 characters without whitespace'],
+    [{ WRITE_TOKEN: 'sixteen chars with spaces' }, 'WRITE_TOKEN=<hidden> must be at least 16 characters without whitespace'],
     [{ REBUILD_STALE_RATIO: '1' }, 'REBUILD_STALE_RATIO="1" must be a number greater than 0 and less than 1'],
     [{ REBUILD_STALE_RATIO: 'lots' }, 'REBUILD_STALE_RATIO="lots" must be a number greater than 0 and less than 1'],
     [{ AUDIT_SAMPLE_EVERY: '-1' }, 'AUDIT_SAMPLE_EVERY="-1" must be an integer from 0 to 1000000000'],
@@ -88,6 +91,10 @@ describe('loadConfig', () => {
   it('reads the admin token and the rebuild and audit knobs', () => {
     const config = loadConfig({ ADMIN_TOKEN: 'x'.repeat(32), REBUILD_STALE_RATIO: '0.25', AUDIT_SAMPLE_EVERY: '0', AUDIT_MAX_PER_SECOND: '20' });
     expect(config).toMatchObject({ adminToken: 'x'.repeat(32), rebuildStaleRatio: 0.25, auditSampleEvery: 0, auditMaxPerSecond: 20 });
+  });
+
+  it('reads the write token', () => {
+    expect(loadConfig({ WRITE_TOKEN: 'w'.repeat(16) }).writeToken).toBe('w'.repeat(16));
   });
 
   it('selects SQLite at DB_PATH when DATABASE_URL is unset, with the documented database defaults', () => {

@@ -7,6 +7,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { ProductWriter } from '../product-writes.js';
 import type { AdminAuth } from './admin-auth.js';
+import type { WriteAuth } from './write-auth.js';
 import type { AdminStatusBody, BloomStatsBody, HealthReport, RebuildStartedBody } from './status-bodies.js';
 
 export type Phase = 'starting' | 'ready' | 'draining';
@@ -42,7 +43,10 @@ export interface HttpApi<Bodies extends StatusBodies = ServiceStatusBodies> {
   readonly health: () => Bodies['health'];
   readonly bloomStats: () => Bodies['bloomStats'];
   readonly logger: Logger;
+  /** Routes with `auth: 'admin'`. */
   readonly adminAuth: Pick<AdminAuth, 'check'>;
+  /** Routes with `auth: 'write'` (a no-op check while WRITE_TOKEN is unset). */
+  readonly writeAuth: Pick<WriteAuth, 'check'>;
   /** Starts an online rebuild; throws RebuildInProgressError when one runs. */
   readonly startRebuild: () => Bodies['rebuildStarted'];
   readonly adminStatus: () => Bodies['adminStatus'];

@@ -9,7 +9,7 @@
  * request's duration under the row's label.
  *
  * @example
- *   { method: 'GET', pattern: '/health', label: 'GET /health', needs: 'nothing', admin: false,
+ *   { method: 'GET', pattern: '/health', label: 'GET /health', needs: 'nothing', auth: 'none',
  *     handle: (api) => { const { status, body } = api.health(); return { status, body: JSON.stringify(body) }; } }
  */
 import type { HttpApi, StatusBodies } from './http-api.js';
@@ -25,6 +25,14 @@ export type Method = 'GET' | 'POST' | 'DELETE';
  * `nothing`: always answers (health, metrics, status page).
  */
 export type Needs = 'ready' | 'loaded' | 'nothing';
+
+/**
+ * Who may call a route, checked before `needs`:
+ * `none`: anyone; `write`: `Authorization: Bearer <WRITE_TOKEN>` when
+ * WRITE_TOKEN is set (src/http/write-auth.ts); `admin`: `Authorization: Bearer
+ * <ADMIN_TOKEN>`, and disabled without it (src/http/admin-auth.ts).
+ */
+export type Auth = 'none' | 'write' | 'admin';
 
 /** A handler's answer. `body` is sent as is; a 204 sends none. */
 export interface RouteResult {
@@ -52,8 +60,7 @@ export interface Route {
   /** The `route` label of bloomgate_http_request_duration_seconds. */
   readonly label: string;
   readonly needs: Needs;
-  /** Requires `Authorization: Bearer <ADMIN_TOKEN>` (checked before `needs`). */
-  readonly admin: boolean;
+  readonly auth: Auth;
   /** Reads a JSON body of at most this many bytes. */
   readonly bodyLimit?: number;
   /**
@@ -80,17 +87,17 @@ export const ROUTES: readonly Route[] = [
     pattern: '/products/batch',
     label: 'POST /products/batch',
     needs: 'ready',
-    admin: false,
+    auth: 'write',
     bodyLimit: MAX_BATCH_BODY_BYTES,
     handle: async (api, { body }) => json(200, await api.writer.createBatch(parseProductBatch(body))),
   },
-  { method: 'GET', pattern: '/products/:id', label: 'GET /products/:id', needs: 'ready', admin: false, handle: 'lookup' },
+  { method: 'GET', pattern: '/products/:id', label: 'GET /products/:id', needs: 'ready', auth: 'none', handle: 'lookup' },
   {
     method: 'DELETE',
     pattern: '/products/:id',
     label: 'DELETE /products/:id',
     needs: 'ready',
-    admin: true,
+    auth: 'admin',
     handle: (api, { param }) => {
       api.writer.delete(decodeIdParam(param));
       return { status: 204, body: '' };
@@ -101,7 +108,7 @@ export const ROUTES: readonly Route[] = [
     pattern: '/products',
     label: 'POST /products',
     needs: 'ready',
-    admin: false,
+    auth: 'write',
     bodyLimit: MAX_BODY_BYTES,
     handle: (api, { body }) => json(201, api.writer.create(parseProduct(body))),
   },
@@ -110,17 +117,17 @@ export const ROUTES: readonly Route[] = [
     pattern: '/bloom/check',
     label: 'POST /bloom/check',
     needs: 'ready',
-    admin: false,
+    auth: 'none',
     bodyLimit: MAX_BATCH_BODY_BYTES,
     handle: async (api, { body }) => ({ status: 200, body: checkResultsJson(await api.checkIds(parseIdBatch(body))) }),
   },
-  { method: 'GET', pattern: '/bloom/stats', label: 'GET /bloom/stats', needs: 'loaded', admin: false, handle: (api) => json(200, api.bloomStats()) },
+  { method: 'GET', pattern: '/bloom/stats', label: 'GET /bloom/stats', needs: 'loaded', auth: 'none', handle: (api) => json(200, api.bloomStats()) },
   {
     method: 'GET',
     pattern: '/health',
     label: 'GET /health',
     needs: 'nothing',
-    admin: false,
+    auth: 'none',
     handle: (api) => {
       const { status, body } = api.health();
       return json(status, body);
@@ -131,21 +138,21 @@ export const ROUTES: readonly Route[] = [
     pattern: '/metrics',
     label: 'GET /metrics',
     needs: 'nothing',
-    admin: false,
+    auth: 'none',
     handle: async (api) => {
       const registry = api.metrics.registry;
       return { status: 200, body: await registry.metrics(), contentType: registry.contentType };
     },
   },
-  { method: 'GET', pattern: '/stats', label: 'GET /stats', needs: 'nothing', admin: false, handle: (api) => json(200, api.metrics.lookups) },
-  { method: 'POST', pattern: '/admin/rebuild', label: 'POST /admin/rebuild', needs: 'ready', admin: true, handle: (api) => json(202, api.startRebuild()) },
-  { method: 'GET', pattern: '/admin/status', label: 'GET /admin/status', needs: 'ready', admin: true, handle: (api) => json(200, api.adminStatus()) },
+  { method: 'GET', pattern: '/stats', label: 'GET /stats', needs: 'nothing', auth: 'none', handle: (api) => json(200, api.metrics.lookups) },
+  { method: 'POST', pattern: '/admin/rebuild', label: 'POST /admin/rebuild', needs: 'ready', auth: 'admin', handle: (api) => json(202, api.startRebuild()) },
+  { method: 'GET', pattern: '/admin/status', label: 'GET /admin/status', needs: 'ready', auth: 'admin', handle: (api) => json(200, api.adminStatus()) },
   {
     method: 'GET',
     pattern: '/',
     label: 'GET /',
     needs: 'nothing',
-    admin: false,
+    auth: 'none',
     handle: (api) => ({ status: 200, body: api.statusPage, contentType: 'text/html; charset=utf-8', noStore: true }),
   },
 ];

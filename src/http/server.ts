@@ -22,7 +22,7 @@ import type { RequestHistogram } from '../metrics/request-histogram.js';
 import type { HttpApi, StatusBodies } from './http-api.js';
 import { decodeIdParam } from './product-id-param.js';
 import { readBody, parseJson } from './request-body.js';
-import { ROUTES, UNMATCHED_LABEL, allowedMethods, type Needs, type Route, type RouteHandler, type RouteResult } from './routes.js';
+import { ROUTES, UNMATCHED_LABEL, allowedMethods, type Auth, type Needs, type Route, type RouteHandler, type RouteResult } from './routes.js';
 import { errorJson, statusLine, writeError, writeJson } from './respond.js';
 
 export type { HttpApi, Phase, ServiceStatusBodies, StatusBodies } from './http-api.js';
@@ -131,19 +131,19 @@ export class HttpServer {
     const hasParam = route.pattern.includes('/:');
     const hasBody = route.bodyLimit !== undefined;
     return (res, req) => {
-      const authorization = route.admin ? req.getHeader('authorization') : '';
+      const authorization = route.auth === 'none' ? '' : req.getHeader('authorization');
       const param = hasParam ? (req.getParameter(0) ?? '') : '';
       const contentLength = hasBody ? req.getHeader('content-length') : '';
       this.#serve(res, route, handle, index, authorization, param, contentLength);
     };
   }
 
-  /** Every route but the lookup, in the handler's tick: admin token, phase, then body or handler. */
+  /** Every route but the lookup, in the handler's tick: the row's auth, phase, then body or handler. */
   #serve(res: HttpResponse, route: Route, handle: RouteHandler, index: number, authorization: string, param: string, contentLength: string): void {
     const started = performance.now();
     let answer: RouteResult | Promise<RouteResult>;
     try {
-      if (route.admin) this.#api.adminAuth.check(authorization);
+      this.#checkAuth(route.auth, authorization);
       const refused = this.#refusal(route.needs);
       if (refused !== undefined) throw refused;
       if (route.bodyLimit !== undefined) {
@@ -173,6 +173,12 @@ export class HttpServer {
       return;
     }
     this.#histogram.observeSince(index, writeResult(res, answer), started);
+  }
+
+  /** Throws the 401/403 of the row's `auth` (before the body is read, so refused writes cost nothing). */
+  #checkAuth(auth: Auth, authorization: string): void {
+    if (auth === 'admin') this.#api.adminAuth.check(authorization);
+    else if (auth === 'write') this.#api.writeAuth.check(authorization);
   }
 
   /** Why a route that needs `needs` cannot answer now (503), or undefined. */

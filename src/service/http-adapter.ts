@@ -14,6 +14,7 @@ import { HttpServer } from '../http/server.js';
 import type { RebuildStartedBody } from '../http/status-bodies.js';
 import { STATUS_PAGE_HTML } from '../http/status-page.js';
 import { StatusReport } from '../http/status-report.js';
+import { createWriteAuth } from '../http/write-auth.js';
 import type { CloserStack } from '../lifecycle/closer-stack.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/registry.js';
@@ -70,6 +71,7 @@ export async function openHttp(d: HttpAdapterDeps): Promise<number> {
     health: () => report.health(),
     bloomStats: () => report.bloomStats(),
     adminAuth: new AdminAuth(config.adminToken),
+    writeAuth: createWriteAuth(config.writeToken, logger),
     startRebuild: (): RebuildStartedBody => {
       if (!rebuilder.start('manual', 'POST /admin/rebuild')) throw new RebuildInProgressError();
       return { started: true, rebuild: report.rebuild() };

@@ -17,9 +17,13 @@ describe('ROUTES', () => {
     expect(allowed.get('/products/batch')).toEqual(['POST']);
   });
 
-  it('puts admin routes behind the token and product routes behind the ready phase', () => {
-    const admin = ROUTES.filter((r) => r.admin).map((r) => r.label);
+  it('puts admin routes behind the admin token, creates behind the write token, and product routes behind the ready phase', () => {
+    const admin = ROUTES.filter((r) => r.auth === 'admin').map((r) => r.label);
     expect(admin.sort()).toEqual(['DELETE /products/:id', 'GET /admin/status', 'POST /admin/rebuild']);
+    const write = ROUTES.filter((r) => r.auth === 'write').map((r) => r.label);
+    expect(write.sort()).toEqual(['POST /products', 'POST /products/batch']);
+    // Reads never need a token.
+    for (const r of ROUTES) if (r.method === 'GET' && r.pattern !== '/admin/status') expect(r.auth, r.label).toBe('none');
     const alwaysAnswer = ROUTES.filter((r) => r.needs === 'nothing').map((r) => r.label);
     expect(alwaysAnswer.sort()).toEqual(['GET /', 'GET /health', 'GET /metrics', 'GET /stats']);
   });

@@ -1,6 +1,7 @@
 /** The HTTP layer alone, over a stub service: what it answers in each phase. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { AdminAuth } from '../../src/http/admin-auth.js';
+import { WriteAuth } from '../../src/http/write-auth.js';
 import { HttpServer, type HttpApi, type Phase, type StatusBodies } from '../../src/http/server.js';
 import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/metrics/registry.js';
@@ -29,6 +30,7 @@ async function serve(phase: Phase, adminToken?: string): Promise<string> {
     health: () => (phase === 'ready' ? { status: 200, body: { status: 'ok' } } : { status: 503, body: { status: phase } }),
     bloomStats: () => ({}),
     adminAuth: new AdminAuth(adminToken),
+    writeAuth: new WriteAuth(undefined),
     startRebuild: () => ({ started: true }),
     adminStatus: () => ({ rebuild: { running: false } }),
     statusPage: '<!doctype html><title>status</title>',

@@ -115,6 +115,8 @@ export interface FeedReaderOptions {
   /** Bound on connect and on the non-blocking commands. */
   readonly commandTimeoutMs?: number;
   readonly count?: number;
+  /** CLIENT SETNAME of the reader's connection (printable ASCII, no spaces). */
+  readonly connectionName?: string;
 }
 
 export class WatchdogTimeoutError extends Error {
@@ -141,6 +143,8 @@ interface StreamState {
   readonly lastGenerated: string;
   readonly maxDeleted: string;
   readonly firstEntry: string | undefined;
+  readonly entriesAdded: number;
+  readonly length: number;
 }
 
 /**
@@ -163,7 +167,7 @@ export class FeedReader {
   #watchdogFires = 0;
 
   constructor(options: FeedReaderOptions) {
-    this.#o = { blockMs: 1_000, watchdogMarginMs: 1_000, commandTimeoutMs: 1_000, count: 1_000, ...options };
+    this.#o = { blockMs: 1_000, watchdogMarginMs: 1_000, commandTimeoutMs: 1_000, count: 1_000, connectionName: 'bloomgate-feed-reader', ...options };
     this.#key = clusterKeys(options.namespace).feed;
     compareStreamIds(options.from, STREAM_START); // validates
     this.#position = options.from;
@@ -209,7 +213,7 @@ export class FeedReader {
         retryStrategy: () => null,
         maxRetriesPerRequest: 0,
         enableOfflineQueue: false,
-        connectionName: 'bloomgate-feed-reader',
+        connectionName: this.#o.connectionName,
       });
       client.on('error', () => {}); // failures reach us through rejected commands
       this.#client = client;
@@ -292,12 +296,15 @@ export class FeedReader {
     const p = this.#position;
     if (!state.exists) return p === STREAM_START ? undefined : 'stream-reset';
     if (compareStreamIds(state.lastGenerated, p) < 0) return 'stream-reset';
-    // Entries above our position were trimmed before we read them.
-    if (compareStreamIds(state.maxDeleted, p) > 0) return 'trimmed';
-    // A stream recreated after a flush: nothing ever deleted, yet it starts above us.
-    if (p !== STREAM_START && state.maxDeleted === STREAM_START && state.firstEntry !== undefined && compareStreamIds(state.firstEntry, p) > 0) {
-      return 'stream-reset';
-    }
+    const everRemoved = state.entriesAdded > state.length;
+    if (p === STREAM_START) return everRemoved ? 'trimmed' : undefined;
+    // Our own last entry is gone (Redis 7.0 does not record trims in
+    // max-deleted-entry-id, so the first entry is what tells): a trim reached
+    // past us and may have taken entries we never read, or the stream was
+    // recreated (nothing ever removed from it, yet it starts above us).
+    // Conservative: at worst a needless catch-up.
+    if (state.firstEntry !== undefined && compareStreamIds(state.firstEntry, p) > 0) return everRemoved ? 'trimmed' : 'stream-reset';
+    if (compareStreamIds(state.maxDeleted, p) > 0) return 'trimmed'; // XDEL above us
     return undefined;
   }
 
@@ -306,7 +313,7 @@ export class FeedReader {
     try {
       raw = await this.#guard(client, client.call('XINFO', 'STREAM', this.#key), this.#o.commandTimeoutMs, 'XINFO STREAM');
     } catch (err) {
-      if (err instanceof Error && /no such key/i.test(err.message)) return { exists: false, lastGenerated: STREAM_START, maxDeleted: STREAM_START, firstEntry: undefined };
+      if (err instanceof Error && /no such key/i.test(err.message)) return { exists: false, lastGenerated: STREAM_START, maxDeleted: STREAM_START, firstEntry: undefined, entriesAdded: 0, length: 0 };
       throw err;
     }
     if (!Array.isArray(raw)) throw new Error('XINFO STREAM answered no array');
@@ -314,10 +321,12 @@ export class FeedReader {
     const lastGenerated = field('last-generated-id');
     const maxDeleted = field('max-deleted-entry-id');
     const first = field('first-entry');
-    if (typeof lastGenerated !== 'string' || typeof maxDeleted !== 'string') {
-      throw new Error('XINFO STREAM lacks last-generated-id / max-deleted-entry-id (Redis 7 or later is required)');
+    const entriesAdded = field('entries-added');
+    const length = field('length');
+    if (typeof lastGenerated !== 'string' || typeof maxDeleted !== 'string' || typeof entriesAdded !== 'number' || typeof length !== 'number') {
+      throw new Error('XINFO STREAM lacks last-generated-id / max-deleted-entry-id / entries-added (Redis 7 or later is required)');
     }
     const firstEntry = Array.isArray(first) && typeof first[0] === 'string' ? first[0] : undefined;
-    return { exists: true, lastGenerated, maxDeleted, firstEntry };
+    return { exists: true, lastGenerated, maxDeleted, firstEntry, entriesAdded, length };
   }
 }

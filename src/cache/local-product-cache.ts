@@ -16,9 +16,13 @@
  *   const hit = await cache.get(id);
  *   if (hit.kind === 'product') local.fill(ticket, hit.product);   // false: refused
  *
- * Every invalidation, flush, suspend and resume bumps one sequence number; a
- * fill whose ticket is not the current number is refused, so a value read
- * before any invalidation that has arrived meanwhile is never stored.
+ * A ticket is the current value of a sequence that every event bumps. An
+ * invalidation stamps the id's slot (ids hashed onto INVALIDATION_SLOTS
+ * slots) with a new number; a flush, suspend or resume stamps everything. A fill
+ * whose ticket is older than its id's slot or than the last flush is refused,
+ * so a value read before an invalidation that arrived meanwhile is never
+ * stored. Per slot rather than global, so a write to one product does not
+ * refuse the fills of others in flight; ids sharing a slot only refuse more.
  *
  * @example
  *   const local = new LocalProductCache({ maxEntries: 10_000, maxBytes: 8 << 20, maxAgeMs: 60_000 });
@@ -39,6 +43,16 @@ export interface LocalProductCacheOptions {
 
 /** What `beginFill` answers while fills are refused (invalidation not established). */
 export const NO_FILL = -1;
+
+/** Slots of invalidation stamps, a power of two: 32 KiB of Float64. */
+const INVALIDATION_SLOTS = 4096;
+
+/** FNV-1a over UTF-16 code units, onto a slot. */
+function slotOf(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  return h & (INVALIDATION_SLOTS - 1);
+}
 
 /**
  * The exact body the HTTP layer writes for a product found in the cache
@@ -71,8 +85,12 @@ export class LocalProductCache {
   /** Insertion (queue) order is eviction order; see #evict. */
   readonly #entries = new Map<string, Entry>();
   #bytes = 0;
-  /** Bumped by every invalidation, flush, suspend and resume; a fill needs an unchanged number. */
+  /** Bumped by every invalidation, flush, suspend and resume; a ticket is its value. */
   #sequence = 0;
+  /** The sequence number of the last flush, suspend or resume. */
+  #flushedAt = 0;
+  /** Per slot, the sequence number of the last invalidation of an id in it. */
+  readonly #invalidatedAt = new Float64Array(INVALIDATION_SLOTS);
   /** False until invalidation is established, and whenever it is lost. */
   #fillable = false;
   /** Counters for metrics and tests. */
@@ -137,9 +155,10 @@ export class LocalProductCache {
    */
   fill(ticket: number, product: Product): boolean {
     // Why this is enough: every event that could make a value read after
-    // `ticket` stale (an invalidation of any key, a flush, a lost or a
-    // re-established tracking connection) bumped #sequence before we got here.
-    if (ticket !== this.#sequence || !this.#fillable) {
+    // `ticket` stale (an invalidation of this id, a flush, a lost or a
+    // re-established tracking connection) stamped a number above the ticket
+    // before we got here.
+    if (!this.#fillable || ticket < this.#flushedAt || ticket < this.#invalidatedAt[slotOf(product.id)]!) {
       this.stats.refusedFills++;
       return false;
     }
@@ -156,7 +175,7 @@ export class LocalProductCache {
 
   /** Drops `id` and refuses fills in flight. For invalidation messages, and for this instance's writes. */
   invalidate(id: string): void {
-    this.#sequence++;
+    this.#invalidatedAt[slotOf(id)] = ++this.#sequence;
     this.stats.invalidations++;
     const entry = this.#entries.get(id);
     if (entry !== undefined) this.#delete(id, entry);
@@ -164,7 +183,7 @@ export class LocalProductCache {
 
   /** Drops everything and refuses fills in flight (a flush invalidation). */
   invalidateAll(): void {
-    this.#sequence++;
+    this.#flushedAt = ++this.#sequence;
     this.stats.flushes++;
     this.#entries.clear();
     this.#bytes = 0;
@@ -181,7 +200,7 @@ export class LocalProductCache {
    * while it was down may have read a value whose invalidation was missed.
    */
   resume(): void {
-    this.#sequence++;
+    this.#flushedAt = ++this.#sequence;
     this.#fillable = true;
   }
 

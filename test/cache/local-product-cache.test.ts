@@ -33,13 +33,22 @@ describe('LocalProductCache', () => {
     expect(local.fill(local.beginFill(), lamp)).toBe(true);
   });
 
-  it('refuses a fill whose ticket predates an invalidation of any key (the reply-after-invalidation race)', () => {
+  it('refuses a fill whose ticket predates an invalidation of its id (the reply-after-invalidation race)', () => {
     const { local } = open();
     const ticket = local.beginFill(); // taken before the GET is sent
     local.invalidate('SKU-1'); // the invalidation overtakes the GET reply
     expect(local.fill(ticket, lamp)).toBe(false);
     expect(local.get('SKU-1')).toBeUndefined();
     expect(local.fill(local.beginFill(), lamp)).toBe(true);
+  });
+
+  it('accepts a fill whose ticket predates only invalidations of other ids', () => {
+    const { local } = open();
+    const ticket = local.beginFill();
+    local.invalidate('SKU-2');
+    local.invalidate('SKU-3');
+    expect(local.fill(ticket, lamp)).toBe(true);
+    expect(local.get('SKU-1')).toBeDefined();
   });
 
   it('refuses fills begun before a flush, a suspend or a resume', () => {

@@ -175,13 +175,17 @@ export class CacheInvalidation {
     clearInterval(this.#timer);
     this.#lost(true);
     this.#closed = true;
-    const ended = (client: Redis): Promise<void> =>
-      client.status === 'end'
-        ? Promise.resolve()
-        : new Promise((resolve) => {
-            client.once('end', () => resolve());
-            client.disconnect();
-          });
+    // Between reconnect attempts there is no socket, and ioredis emits no 'end'.
+    const ended = (client: Redis): Promise<void> => {
+      if (client.status !== 'connecting' && client.status !== 'connect' && client.status !== 'ready') {
+        client.disconnect();
+        return Promise.resolve();
+      }
+      return new Promise((resolve) => {
+        client.once('end', () => resolve());
+        client.disconnect();
+      });
+    };
     await Promise.all([ended(this.#subscriber), ended(this.#tracker)]);
     this.#listeners.clear();
   }

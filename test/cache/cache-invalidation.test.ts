@@ -226,4 +226,14 @@ describe('CacheInvalidation on a private Redis', () => {
     await other.set(instance.cache.keyFor('SKU-1'), '{}');
     await waitFor('an invalidation from the new server', () => instance.local.get('SKU-1') === undefined);
   });
+
+  it('closes while Redis is down, leaving the local cache empty and refusing fills', async () => {
+    await instance.put(product(1));
+    await instance.lookup('SKU-1');
+    await server.stop();
+    await waitFor('the loss to be seen', () => !instance.invalidation.established);
+    await instance.invalidation.close();
+    expect(instance.local.size).toBe(0);
+    expect(instance.local.fill(instance.local.beginFill(), product(1))).toBe(false);
+  });
 });

@@ -15,6 +15,7 @@
 import type { HttpApi, StatusBodies } from './http-api.js';
 import { parseIdBatch, parseProduct, parseProductBatch } from './bodies.js';
 import { decodeIdParam } from './product-id-param.js';
+import { buildOpenApi } from './openapi.js';
 
 export type Method = 'GET' | 'POST' | 'DELETE';
 
@@ -79,6 +80,8 @@ export const MAX_BATCH_BODY_BYTES = 8 * 1024 * 1024;
 export const UNMATCHED_LABEL = 'unmatched';
 
 const json = (status: number, value: unknown): RouteResult => ({ status, body: JSON.stringify(value) });
+
+let openApiJson: string | undefined;
 
 // Order matters for the 405 fallbacks only: a static pattern before a parametric one that overlaps it.
 export const ROUTES: readonly Route[] = [
@@ -147,6 +150,8 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', pattern: '/stats', label: 'GET /stats', needs: 'nothing', auth: 'none', handle: (api) => json(200, api.metrics.lookups) },
   { method: 'POST', pattern: '/admin/rebuild', label: 'POST /admin/rebuild', needs: 'ready', auth: 'admin', handle: (api) => json(202, api.startRebuild()) },
   { method: 'GET', pattern: '/admin/status', label: 'GET /admin/status', needs: 'ready', auth: 'admin', handle: (api) => json(200, api.adminStatus()) },
+  // Built from this table on first request (ROUTES is complete by then), then served as is.
+  { method: 'GET', pattern: '/openapi.json', label: 'GET /openapi.json', needs: 'nothing', auth: 'none', handle: () => ({ status: 200, body: (openApiJson ??= JSON.stringify(buildOpenApi(ROUTES))) }) },
   {
     method: 'GET',
     pattern: '/',

@@ -25,6 +25,6 @@ describe('ROUTES', () => {
     // Reads never need a token.
     for (const r of ROUTES) if (r.method === 'GET' && r.pattern !== '/admin/status') expect(r.auth, r.label).toBe('none');
     const alwaysAnswer = ROUTES.filter((r) => r.needs === 'nothing').map((r) => r.label);
-    expect(alwaysAnswer.sort()).toEqual(['GET /', 'GET /health', 'GET /metrics', 'GET /stats']);
+    expect(alwaysAnswer.sort()).toEqual(['GET /', 'GET /health', 'GET /metrics', 'GET /openapi.json', 'GET /stats']);
   });
 });

@@ -58,7 +58,7 @@ describe('with WRITE_TOKEN set', () => {
   it('serves reads without a token', async () => {
     expect(await svc.get('/products/WITH-TOKEN')).toMatchObject({ status: 200, body: { id: 'WITH-TOKEN' } });
     expect((await svc.post('/bloom/check', { ids: ['WITH-TOKEN'] })).body).toEqual({ results: [true] });
-    for (const path of ['/health', '/bloom/stats', '/stats', '/metrics', '/']) expect((await svc.get(path)).status, path).toBe(200);
+    for (const path of ['/health', '/bloom/stats', '/stats', '/metrics', '/', '/openapi.json']) expect((await svc.get(path)).status, path).toBe(200);
   });
 
   it('does not accept the write token on admin routes', async () => {

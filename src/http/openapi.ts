@@ -85,11 +85,11 @@ const int = { type: 'integer', minimum: 0 } as const;
 const num = { type: 'number' } as const;
 const str = { type: 'string' } as const;
 const bool = { type: 'boolean' } as const;
-const object = (properties: { readonly [key: string]: JsonObject }, extra: JsonObject = {}): JsonObject => ({
+/** An object with `required` properties, and `optional` ones that may be absent. */
+const object = (required: { readonly [key: string]: JsonObject }, optional: { readonly [key: string]: JsonObject } = {}): JsonObject => ({
   type: 'object',
-  required: Object.keys(properties),
-  properties,
-  ...extra,
+  required: Object.keys(required),
+  properties: { ...required, ...optional },
 });
 const json = (description: string, schema: JsonObject): SuccessDoc => ({ description, schema });
 
@@ -176,8 +176,11 @@ const SCHEMAS: { readonly [name: string]: JsonObject } = {
   BatchCreated: object({ created: int, conflicts: { type: 'array', items: str } }),
   IdBatch: object({ ids: { type: 'array', minItems: 1, maxItems: MAX_BATCH_ITEMS, items: productId } }),
   CheckResults: object({ results: { type: 'array', items: bool } }),
-  HealthServing: object({ status: { enum: ['ok', 'degraded'] }, redis: { enum: ['up', 'down'] }, filter: { const: 'loaded' }, items: int, uptime_s: num }),
-  HealthNotServing: object({ status: { enum: ['starting', 'draining'] } }),
+  HealthServing: object(
+    { status: { enum: ['ok', 'degraded'] }, redis: { enum: ['up', 'down'] }, filter: { const: 'loaded' }, items: int, uptime_s: num },
+    { database: { enum: ['up', 'down'] } },
+  ),
+  HealthNotServing: object({ status: { enum: ['starting', 'draining'] } }, { reason: { const: 'database_unavailable' } }),
   LookupStats: object(
     Object.fromEntries(
       ['lookups', 'bloom_rejected', 'negative_cache_hit', 'cache_hit', 'db_hit', 'db_miss', 'db_queries', 'db_roundtrips_avoided', 'false_positives', 'coalesced_lookups', 'cache_errors']

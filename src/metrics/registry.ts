@@ -145,6 +145,14 @@ const SCRAPED: readonly ScrapedMetric[] = [
 
 const HTTP_DURATION_HELP = 'HTTP request duration by route and status';
 
+/**
+ * prom-client's default metrics that promtool check metrics rejects (gauges
+ * named `_total`, which only counters may be). collectDefaultMetrics has no
+ * per-metric switch, so they are removed after registration; the same counts
+ * stay available by type in `nodejs_active_{handles,requests,resources}`.
+ */
+const WITHOUT_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
+
 export class Metrics {
   readonly registry = new Registry();
   readonly lookups = new LookupCounters();
@@ -168,6 +176,7 @@ export class Metrics {
   constructor() {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
+    for (const n of WITHOUT_DEFAULTS) this.registry.removeSingleMetric(PREFIX + n);
     const readings: Readings = { lookups: this.lookups, sources: () => this.#sources };
     for (const row of SCRAPED) this.#registerScraped(row, readings);
     this.#registerHistogram();

@@ -1,13 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { LocalProductCache, NO_FILL, cacheHitBody } from '../../src/cache/local-product-cache.js';
 import type { Product } from '../../src/product.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const lamp: Product = { id: 'SKU-1', name: 'Lamp "deluxe" ☃', price: 9.5 };
 const product = (i: number): Product => ({ id: `SKU-${i}`, name: `Product ${i}`, price: i });
 
-function open(overrides: Partial<{ maxEntries: number; maxBytes: number; maxAgeMs: number }> = {}): { local: LocalProductCache; clock: { t: number } } {
+function open(
+  overrides: Partial<{ maxEntries: number; maxBytes: number; maxAgeMs: number; clockResolutionMs: number }> = {},
+): { local: LocalProductCache; clock: { t: number } } {
   const clock = { t: 1_000 };
-  const local = new LocalProductCache({ maxEntries: 100, maxBytes: 1 << 20, maxAgeMs: 60_000, now: () => clock.t, ...overrides });
+  const local = new LocalProductCache({ maxEntries: 100, maxBytes: 1 << 20, maxAgeMs: 60_000, now: () => clock.t, clockResolutionMs: 0, ...overrides });
   local.resume();
   return { local, clock };
 }
@@ -129,10 +132,20 @@ describe('LocalProductCache', () => {
     expect(local.stats.expired).toBe(1);
   });
 
+  it('with a clock resolution, hits share one clock reading until the resolution has passed', async () => {
+    const { local, clock } = open({ maxAgeMs: 5_000, clockResolutionMs: 20 });
+    local.fill(local.beginFill(), lamp);
+    expect(local.get(lamp.id)).toBeDefined(); // reads the clock once
+    clock.t += 5_000;
+    expect(local.get(lamp.id)).toBeDefined(); // still the shared reading
+    await waitFor('the shared reading to be forgotten', () => local.get(lamp.id) === undefined);
+    expect(local.stats.expired).toBe(1);
+  });
+
   it('names every bad option in one error', () => {
-    expect(() => new LocalProductCache({ maxEntries: 0, maxBytes: 1.5, maxAgeMs: -1 })).toThrow(
+    expect(() => new LocalProductCache({ maxEntries: 0, maxBytes: 1.5, maxAgeMs: -1, clockResolutionMs: -2 })).toThrow(
       'options.maxEntries must be a positive integer, got 0; options.maxBytes must be a positive integer, got 1.5; ' +
-        'options.maxAgeMs must be a positive number, got -1',
+        'options.maxAgeMs must be a positive number, got -1; options.clockResolutionMs must be a number >= 0, got -2',
     );
   });
 });

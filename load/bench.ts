@@ -27,6 +27,7 @@ import { wrkAvailable } from './wrk.js';
 import { checkScenario } from './bench/check.js';
 import { fixedScenario } from './bench/fixed.js';
 import { hitScenario } from './bench/hit.js';
+import { localCacheScenario } from './bench/local-cache.js';
 import { runWithAutocannon, runWithWrk, type LoadContext } from './bench/load.js';
 import * as knobs from './bench/options.js';
 import type { Sample, ServerName } from './bench/options.js';
@@ -36,7 +37,7 @@ import { startServers, expectStatus, warmCache, type StartedServers } from './be
 import { cpuMs, fmtInt, fmtRatio, median, wrkVersion } from './bench/stats.js';
 import { rejectScenario } from './bench/reject.js';
 
-const ALL: readonly BenchScenario[] = [rejectScenario, hitScenario, fixedScenario, checkScenario];
+const ALL: readonly BenchScenario[] = [rejectScenario, hitScenario, fixedScenario, checkScenario, localCacheScenario];
 const log = (line: string): void => console.error(line);
 
 /** The scenarios asked for: arguments, else BENCH_SCENARIOS, else all. Exits on an unknown name. */
@@ -165,7 +166,7 @@ async function main(): Promise<void> {
         await run(ctx, serverOf(c.server), c.workload, knobs.WARMUP_S);
       }
     }
-    for (const s of scenarios) s.prepare?.(ctx);
+    for (const s of scenarios) await s.prepare?.(ctx);
 
     const results = collect(await runRounds(blocks, (c) => run(ctx, serverOf(c.server), c.workload, knobs.DURATION_S), serverOf));
     console.log(await report({ command, scenarios, results, servers, useWrk, bloomgateRedis, generatorNote, notes }));

@@ -26,8 +26,8 @@ export interface BenchScenario {
   /** One line for `npm run bench -- --list`. */
   readonly about: string;
   readonly cases: readonly BenchCase[];
-  /** Runs once before the rounds (e.g. builds an in-process baseline). */
-  prepare?(ctx: LoadContext): void;
+  /** Runs once before the rounds (e.g. builds an in-process baseline, or runs a micro benchmark). */
+  prepare?(ctx: LoadContext): void | Promise<void>;
   /** Runs after this scenario's block in each round (e.g. measures that baseline). */
   afterBlock?(round: number, log: (line: string) => void): void;
   /** The figures table rows. */

@@ -11,6 +11,9 @@
 /** The id below every real entry: reading "after" it reads the whole stream. */
 export const STREAM_START = '0-0';
 
+/** The id above every entry: the applied position a graceful leave records, so writers stop waiting for it at once. */
+export const STREAM_END = '18446744073709551615-18446744073709551615';
+
 const STREAM_ID = /^(\d{1,20})-(\d{1,20})$/;
 
 export interface ParsedStreamId {

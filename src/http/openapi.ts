@@ -60,7 +60,7 @@ export const ERROR_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
-/** A success answer: a JSON schema, or another media type; `null` content: no body (204). */
+/** A success answer: a JSON schema (or a schema of another media type), or no body (204). */
 interface SuccessDoc {
   readonly description: string;
   readonly schema?: JsonObject;

@@ -17,7 +17,7 @@ import { parseIdBatch, parseProduct, parseProductBatch } from './bodies.js';
 import { decodeIdParam } from './product-id-param.js';
 import { buildOpenApi } from './openapi.js';
 
-export type Method = 'GET' | 'POST' | 'DELETE';
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 /**
  * What a route needs before its handler runs (else 503):

@@ -22,13 +22,23 @@ import type { RequestHistogram } from '../metrics/request-histogram.js';
 import type { HttpApi, StatusBodies } from './http-api.js';
 import { decodeIdParam } from './product-id-param.js';
 import { readBody, parseJson } from './request-body.js';
-import { ROUTES, UNMATCHED_LABEL, allowedMethods, type Auth, type Needs, type Route, type RouteHandler, type RouteResult } from './routes.js';
+import { ROUTES, UNMATCHED_LABEL, allowedMethods, type Auth, type Method, type Needs, type Route, type RouteHandler, type RouteResult } from './routes.js';
 import { errorJson, statusLine, writeError, writeJson } from './respond.js';
 
 export type { HttpApi, Phase, ServiceStatusBodies, StatusBodies } from './http-api.js';
 export { MAX_BATCH_BODY_BYTES, MAX_BODY_BYTES } from './routes.js';
 
 const JSON_TYPE = 'application/json';
+
+type UwsHandler = (res: HttpResponse, req: HttpRequest) => void;
+
+/** How each method of the route table is registered with uWS (a new method is a type error until listed here). */
+const REGISTER: Readonly<Record<Method, (app: TemplatedApp, pattern: string, handler: UwsHandler) => void>> = {
+  GET: (app, pattern, handler) => app.get(pattern, handler),
+  POST: (app, pattern, handler) => app.post(pattern, handler),
+  PUT: (app, pattern, handler) => app.put(pattern, handler),
+  DELETE: (app, pattern, handler) => app.del(pattern, handler),
+};
 
 /** Writes an answer after an await: returns the status to record. */
 type Writer = (res: HttpResponse) => number;
@@ -59,10 +69,8 @@ export class HttpServer {
       // Registering the labels here keeps metrics/ free of any knowledge of routes.
       const index = this.#histogram.route(route.label);
       if (route.handle === 'lookup') this.#lookupRoute = index;
-      const serve = route.handle === 'lookup' ? (res: HttpResponse, req: HttpRequest) => this.#getProduct(res, req) : this.#bind(route, route.handle, index);
-      if (route.method === 'GET') app.get(route.pattern, serve);
-      else if (route.method === 'POST') app.post(route.pattern, serve);
-      else app.del(route.pattern, serve);
+      const serve: UwsHandler = route.handle === 'lookup' ? (res, req) => this.#getProduct(res, req) : this.#bind(route, route.handle, index);
+      REGISTER[route.method](app, route.pattern, serve);
     }
     // Known paths with another method: 405 with Allow. uWS prefers method routes over `any`.
     const unmatched = this.#histogram.route(UNMATCHED_LABEL);
@@ -127,7 +135,7 @@ export class HttpServer {
   }
 
   /** The uWS handler of one table row: copies what the row needs from `req`, synchronously, then serves it. */
-  #bind(route: Route, handle: RouteHandler, index: number): (res: HttpResponse, req: HttpRequest) => void {
+  #bind(route: Route, handle: RouteHandler, index: number): UwsHandler {
     const hasParam = route.pattern.includes('/:');
     const hasBody = route.bodyLimit !== undefined;
     return (res, req) => {

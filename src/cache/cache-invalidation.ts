@@ -84,6 +84,7 @@ export class CacheInvalidation {
   #generation = 0;
   #established = false;
   #tracking = false;
+  #subscribing = false;
   #closed = false;
   /** Counters for metrics and tests. */
   readonly stats = { keysInvalidated: 0, flushes: 0, losses: 0, establishments: 0 };
@@ -211,6 +212,7 @@ export class CacheInvalidation {
   /** On every subscriber 'ready': learn its id, subscribe, then (re)start tracking with that id. */
   async #subscribe(): Promise<void> {
     const generation = this.#subscriberGeneration;
+    this.#subscribing = true;
     try {
       const id = Number(await this.#subscriber.client('ID'));
       await this.#subscriber.subscribe(INVALIDATE_CHANNEL);
@@ -219,6 +221,8 @@ export class CacheInvalidation {
       await this.#track();
     } catch {
       // The connection dropped or a command timed out: 'close' or the check retries.
+    } finally {
+      if (generation === this.#subscriberGeneration) this.#subscribing = false;
     }
   }
 
@@ -248,27 +252,42 @@ export class CacheInvalidation {
   /**
    * Each interval: when established, ask the server whether tracking still
    * stands as we set it (it does not after a subscriber the server dropped
-   * while our socket looked alive); when not, retry the setup.
+   * while our socket looked alive), and PING the subscriber (a silent one
+   * would let invalidations pile up unread); when not, retry the setup.
    */
   async #check(): Promise<void> {
     if (this.#closed || this.#tracker.status !== 'ready') return;
     if (!this.#established) {
       if (this.#subscriberId !== undefined) await this.#track();
-      else if (this.#subscriber.status === 'ready') this.#subscriber.disconnect(true); // its setup failed: start over
+      else if (this.#subscriber.status === 'ready' && !this.#subscribing) this.#subscriber.disconnect(true); // its setup failed: start over
       return;
     }
     const generation = this.#generation;
-    try {
-      const info = trackingInfo(await this.#tracker.client('TRACKINGINFO'));
-      if (generation !== this.#generation) return;
-      const broken = info.flags.includes('broken_redirect');
-      if (info.flags.includes('on') && info.flags.includes('bcast') && !broken && info.redirect === this.#subscriberId) return;
-      this.#lost(broken);
-      // A subscriber the server no longer knows: reconnect it (its 'ready' re-tracks).
-      if (broken) this.#subscriber.disconnect(true);
-    } catch {
-      if (generation === this.#generation) this.#lost(false);
+    const [info, subscriberAnswered] = await Promise.all([
+      this.#tracker.client('TRACKINGINFO').then(trackingInfo, () => undefined),
+      this.#subscriber.ping().then(
+        () => true,
+        () => false,
+      ),
+    ]);
+    if (generation !== this.#generation || this.#closed) return;
+    if (!subscriberAnswered) {
+      // A silent subscriber: start it over (its 'ready' re-tracks with its new id).
+      this.#lost(true);
+      this.#subscriber.disconnect(true);
+      return;
     }
+    if (info === undefined) {
+      // A silent tracker: start it over too (its 'ready' re-tracks).
+      this.#lost(false);
+      this.#tracker.disconnect(true);
+      return;
+    }
+    const broken = info.flags.includes('broken_redirect');
+    if (info.flags.includes('on') && info.flags.includes('bcast') && !broken && info.redirect === this.#subscriberId) return;
+    this.#lost(broken);
+    // A subscriber the server no longer knows: reconnect it (its 'ready' re-tracks).
+    if (broken) this.#subscriber.disconnect(true);
   }
 
   /** Either connection is gone (or tracking is): suspend the target; `subscriber` forgets its id. */
@@ -277,6 +296,7 @@ export class CacheInvalidation {
     if (subscriber) {
       this.#subscriberGeneration++;
       this.#subscriberId = undefined;
+      this.#subscribing = false;
     }
     if (this.#closed) return;
     this.stats.losses++;

@@ -6,6 +6,7 @@ import type { Product } from '../../src/product.js';
 import { ProductCache } from '../../src/store/product-cache.js';
 import { RedisConnection } from '../../src/store/redis-connection.js';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/private-redis.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { SHARED_REDIS_URL, deleteNamespaceKeys, uniqueNamespace } from '../helpers/redis-namespace.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -24,12 +25,12 @@ interface Instance {
   close(): Promise<void>;
 }
 
-async function openInstance(url: string, namespace: string): Promise<Instance> {
-  const redis = RedisConnection.open({ url, commandTimeoutMs: 2_000 });
+async function openInstance(url: string, namespace: string, commandTimeoutMs = 2_000): Promise<Instance> {
+  const redis = RedisConnection.open({ url, commandTimeoutMs });
   await redis.waitReady(5_000);
   const cache = new ProductCache({ redis, namespace, ttlS: 300, negativeTtlS: 60 });
   const local = new LocalProductCache({ maxEntries: 1_000, maxBytes: 1 << 20, maxAgeMs: 60_000 });
-  const invalidation = CacheInvalidation.open({ url, keys: cache, target: local, commandTimeoutMs: 2_000, checkIntervalMs: 100 });
+  const invalidation = CacheInvalidation.open({ url, keys: cache, target: local, commandTimeoutMs, checkIntervalMs: 100 });
   await invalidation.waitEstablished(10_000);
   return {
     redis,
@@ -178,6 +179,34 @@ describe('CacheInvalidation on the shared Redis', () => {
       await waitFor('an invalidation after reconnecting', () => instance.local.get('SKU-2') === undefined);
     },
   );
+});
+
+describe('CacheInvalidation through a TCP proxy', () => {
+  it('a silent network (sockets open, no bytes) suspends the local cache at the next check, and it recovers', async () => {
+    const proxy = await startTcpProxy(Number(new URL(SHARED_REDIS_URL).port || 6379));
+    const namespace = uniqueNamespace('local');
+    const instance = await openInstance(`redis://127.0.0.1:${proxy.port}`, namespace, 300);
+    const other = new Redis(SHARED_REDIS_URL);
+    try {
+      await instance.put(product(1));
+      expect(await instance.lookup('SKU-1')).toBeDefined();
+      proxy.blackhole(true);
+      // No 'close' comes: only the tracker's CLIENT TRACKINGINFO timing out tells.
+      await waitFor('the silent tracker to be noticed', () => !instance.invalidation.established);
+      expect(instance.local.size).toBe(0);
+      expect(instance.local.fill(instance.local.beginFill(), product(1))).toBe(false);
+      await other.set(instance.cache.keyFor('SKU-1'), JSON.stringify({ ...product(1), price: 42 })); // missed by us
+      proxy.blackhole(false); // cuts the held connections: both reconnect
+      await instance.invalidation.waitEstablished(10_000);
+      await waitFor('a fill after recovery', async () => (await instance.lookup('SKU-1').catch(() => undefined)) !== undefined);
+      expect(JSON.parse(instance.local.get('SKU-1')!.toString()).price).toBe(42);
+    } finally {
+      await instance.close();
+      await deleteNamespaceKeys(other, namespace);
+      other.disconnect();
+      await proxy.close();
+    }
+  });
 });
 
 describe('CacheInvalidation on a private Redis', () => {

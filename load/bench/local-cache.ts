@@ -3,7 +3,10 @@
  * no servers: LocalProductCache.get on a hit against what a hit costs today
  * (ProductCache.get, a Redis GET + JSON parse, then the body re-serialised),
  * one at a time and BENCH_LOCAL_IN_FLIGHT at a time (auto-pipelined); and the
- * heap that BENCH_LOCAL_ENTRIES hot entries hold.
+ * heap that BENCH_LOCAL_ENTRIES hot entries hold; and how long an invalidation
+ * takes to reach the local cache: a SET sent on one connection until the
+ * entry is dropped by CacheInvalidation (another instance's view of a write),
+ * BENCH_LOCAL_INVALIDATIONS times, one at a time.
  *
  *   npm run bench -- local
  *   BENCH_LOCAL_ENTRIES=100000 npm run bench -- local
@@ -15,6 +18,7 @@
 import { PerformanceObserver } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { CacheInvalidation } from '../../src/cache/cache-invalidation.js';
 import { LocalProductCache, cacheHitBody } from '../../src/cache/local-product-cache.js';
 import type { Product } from '../../src/product.js';
 import { ProductCache } from '../../src/store/product-cache.js';
@@ -34,6 +38,8 @@ const REDIS_SEQUENTIAL = Number(process.env.BENCH_LOCAL_REDIS_SEQUENTIAL ?? 5_00
 /** Concurrent Redis lookups (one connection, auto-pipelined) and how many in all. */
 const IN_FLIGHT = Number(process.env.BENCH_LOCAL_IN_FLIGHT ?? 64);
 const REDIS_CONCURRENT = Number(process.env.BENCH_LOCAL_REDIS_CONCURRENT ?? 100_000);
+/** SET -> local entry dropped, measured this many times. */
+const INVALIDATIONS = Number(process.env.BENCH_LOCAL_INVALIDATIONS ?? 2_000);
 /** Samples of each figure; the median is reported. */
 const SAMPLES = Number(process.env.BENCH_LOCAL_SAMPLES ?? 5);
 
@@ -77,6 +83,7 @@ interface Figures {
   reinsertGcs: number[];
   redisSequentialUs: number[];
   redisConcurrentOpsPerS: number[];
+  invalidationUs: number[];
   bytesPerEntry: number;
   bodyBytesPerEntry: number;
   stringBytesPerEntry: number;
@@ -153,6 +160,49 @@ async function measureRedis(f: Figures): Promise<void> {
   }
 }
 
+/** SET on a writer connection -> the entry dropped from a tracked local cache, one write at a time. */
+async function measureInvalidation(f: Figures): Promise<void> {
+  const namespace = runNamespace('bench-local');
+  const redis = RedisConnection.open({ url: REDIS_URL, commandTimeoutMs: 5_000 });
+  const writer = RedisConnection.open({ url: REDIS_URL, commandTimeoutMs: 5_000 });
+  const local = new LocalProductCache({ maxEntries: 1_000, maxBytes: 1 << 20, maxAgeMs: 3_600_000 });
+  let waitingFor = '';
+  let arrived: (at: number) => void = () => {};
+  const target = {
+    invalidate(id: string) {
+      local.invalidate(id);
+      if (id === waitingFor) arrived(performance.now());
+    },
+    invalidateAll: () => local.invalidateAll(),
+    suspend: () => local.suspend(),
+    resume: () => local.resume(),
+  };
+  const cache = new ProductCache({ redis, namespace, ttlS: 3_600, negativeTtlS: 60 });
+  const invalidation = CacheInvalidation.open({ url: REDIS_URL, keys: cache, target, commandTimeoutMs: 5_000 });
+  try {
+    await Promise.all([redis.waitReady(5_000), writer.waitReady(5_000), invalidation.waitEstablished(5_000)]);
+    for (let i = 0; i < INVALIDATIONS; i++) {
+      const p = typicalProduct(i % 100);
+      waitingFor = p.id;
+      const dropped = new Promise<number>((resolve) => {
+        arrived = resolve;
+      });
+      const sent = performance.now();
+      await writer.client.set(cache.keyFor(p.id), cacheHitBody(p));
+      f.invalidationUs.push(((await dropped) - sent) * 1000);
+    }
+  } finally {
+    await invalidation.close();
+    await deleteNamespaceKeys(REDIS_URL, namespace).catch(() => 0);
+    await Promise.all([redis.close(), writer.close()]);
+  }
+}
+
+function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
 /** Heap held by ENTRIES entries: the cache itself, then the same bodies as strings for comparison. */
 function measureMemory(f: Figures): void {
   let local: LocalProductCache | undefined = new LocalProductCache({ maxEntries: ENTRIES, maxBytes: 1 << 30, maxAgeMs: 3_600_000 });
@@ -188,6 +238,7 @@ export const localCacheScenario: BenchScenario = {
       reinsertGcs: [],
       redisSequentialUs: [],
       redisConcurrentOpsPerS: [],
+      invalidationUs: [],
       bytesPerEntry: Number.NaN,
       bodyBytesPerEntry: Number.NaN,
       stringBytesPerEntry: Number.NaN,
@@ -196,6 +247,7 @@ export const localCacheScenario: BenchScenario = {
     measureMemory(f);
     await measureGets(f);
     if (f.redis) await measureRedis(f);
+    if (f.redis) await measureInvalidation(f);
     figures = f;
   },
   rows() {
@@ -214,6 +266,12 @@ export const localCacheScenario: BenchScenario = {
       row(
         `heap + ArrayBuffers for ${fmtInt(ENTRIES)} entries`,
         `${((f.bytesPerEntry * ENTRIES) / 2 ** 20).toFixed(2)} MiB (${fmtInt(f.bytesPerEntry)} B/entry, body ${fmtInt(f.bodyBytesPerEntry)} B)`,
+      ),
+      row(
+        `SET on another connection -> local entry dropped, p50 / p99 / max (${fmtInt(f.invalidationUs.length)} writes)`,
+        f.redis
+          ? `${(percentile(f.invalidationUs, 50) / 1000).toFixed(3)} / ${(percentile(f.invalidationUs, 99) / 1000).toFixed(3)} / ${(Math.max(...f.invalidationUs) / 1000).toFixed(3)} ms`
+          : 'no Redis',
       ),
       row('the same bodies as a Map of strings, for comparison', `${((f.stringBytesPerEntry * ENTRIES) / 2 ** 20).toFixed(2)} MiB (${fmtInt(f.stringBytesPerEntry)} B/entry)`),
     ];

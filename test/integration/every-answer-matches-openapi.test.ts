@@ -55,7 +55,8 @@ describe('every answer matches the OpenAPI document', () => {
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bloomgate-openapi-'));
     writeFileSync(join(dir, 'products.txt'), FILE_IDS.join('\n') + '\n');
-    svc = await startTestService({ REDIS_URL: uniqueMemoryUrl(), WRITE_TOKEN, ADMIN_TOKEN }, dir);
+    // A stale-ratio rebuild after the test's delete would make the manual rebuild's answer a race (202 or 409).
+    svc = await startTestService({ REDIS_URL: uniqueMemoryUrl(), WRITE_TOKEN, ADMIN_TOKEN, REBUILD_STALE_RATIO: '0.99' }, dir);
     open = await startTestService({ REDIS_URL: uniqueMemoryUrl() });
     const served = await fetch(`${svc.url}/openapi.json`);
     doc = (await served.json()) as OpenApiDocument;

@@ -105,13 +105,12 @@ describe('InstanceLease', () => {
 
   it('a renewal under an epoch that vanished fails open at once and re-registers under a new epoch', async () => {
     const observed: boolean[] = [];
-    let lease!: InstanceLease;
     const made = make({
       catchUp: async () => {
         observed.push(lease.mayRejectFromFilter());
       },
     });
-    lease = made.lease;
+    const lease = made.lease;
     await lease.renew();
     const first = lease.epoch;
     await client.del(clusterKeys(made.ns).epoch); // what FLUSHALL does to it

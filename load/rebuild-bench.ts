@@ -18,7 +18,7 @@ import { computeFilterParams } from '../src/filter/sizing.js';
 import { FilterRebuilder } from '../src/upkeep/online-rebuild.js';
 import { createLogger } from '../src/logger.js';
 import { Metrics } from '../src/metrics/registry.js';
-import { ProductStore } from '../src/store/products.js';
+import { SqliteProductStore } from '../src/store/sqlite-product-store.js';
 
 const ROWS = Number(process.env.ROWS ?? 1_000_000);
 const WORKERS = Number(process.env.WORKERS ?? Math.max(1, availableParallelism() - 1));
@@ -26,16 +26,17 @@ const CAPACITY = Number(process.env.CAPACITY ?? ROWS);
 const RUNS = Number(process.env.RUNS ?? 3);
 
 const dir = mkdtempSync(join(tmpdir(), 'bloomgate-rebuild-bench-'));
-const products = ProductStore.open({ path: join(dir, 'products.db'), synchronous: 'normal' });
+const products = await SqliteProductStore.open({ path: join(dir, 'products.db'), synchronous: 'normal' });
 const fillStarted = performance.now();
 for (let i = 0; i < ROWS; i += 50_000) {
   const batch = Array.from({ length: Math.min(50_000, ROWS - i) }, (_, j) => ({ id: `SKU-${String(i + j).padStart(8, '0')}`, name: 'p', price: 1 }));
-  products.insertMany(batch);
+  await products.insertMany(batch);
 }
 console.log(`filled ${ROWS} rows in ${Math.round(performance.now() - fillStarted)} ms`);
 
 const layout = createLayout(computeFilterParams(CAPACITY, 0.01, 64), 12345);
 const filter = new BloomFilter(allocateFilterBuffer(layout), layout);
+filter.setItems(ROWS);
 const active = new ActiveFilter({ filter, pool: new FilterPool({ filter, threads: WORKERS }) });
 const rebuilder = new FilterRebuilder({ active, products, threads: WORKERS, logger: createLogger('warn'), metrics: new Metrics(), afterSwap: async () => undefined });
 
@@ -57,5 +58,5 @@ for (let run = 1; run <= RUNS; run++) {
 console.log(`machine: ${cpus()[0]?.model ?? 'unknown'} x${availableParallelism()}, node ${process.version}`);
 console.log(`command: ROWS=${ROWS} WORKERS=${WORKERS} npx tsx load/rebuild-bench.ts`);
 await active.pool.close();
-products.close();
+await products.close();
 rmSync(dir, { recursive: true, force: true });

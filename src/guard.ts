@@ -11,7 +11,10 @@
  * uncached id make one cache read and one database query.
  *
  * Redis is optional: when it is down or a command fails, the lookup goes on to
- * the database. The database is the source of truth.
+ * the database. The database is the source of truth: when it does not answer
+ * (DatabaseUnavailableError, within DATABASE_TIMEOUT_MS) the lookup rejects with
+ * it (HTTP 503 database_unavailable), never a 404, and every lookup sharing the
+ * flight gets the same failure; a negative marker is only written on a real miss.
  *
  * @example
  *   if (guard.rejects(id)) return notFound('bloom_filter');
@@ -22,7 +25,7 @@ import type { Logger } from './logger.js';
 import type { LookupCounters } from './metrics/lookup-counters.js';
 import type { Product } from './product.js';
 import type { ProductCache } from './store/product-cache.js';
-import type { ProductStore } from './store/products.js';
+import type { ProductStore } from './store/product-store.js';
 import type { RedisConnection } from './store/redis-connection.js';
 import type { UnconfirmedCacheWrites } from './store/unconfirmed-cache-writes.js';
 
@@ -85,7 +88,11 @@ export class LookupGuard {
     return true;
   }
 
-  /** Cache, then database, for an id the filter passed. Never rejects: Redis errors fall through to the database. */
+  /**
+   * Cache, then database, for an id the filter passed. Redis errors fall
+   * through to the database; rejects only when the database fails
+   * (DatabaseUnavailableError: 503, never a 404).
+   */
   resolve(id: string): Promise<ResolvedOutcome> {
     const counters = this.#o.counters;
     let shared = this.#inFlight.get(id);
@@ -115,7 +122,7 @@ export class LookupGuard {
       }
     }
     counters.dbQueries++;
-    const row = products.get(id);
+    const row = await products.get(id);
     if (row !== undefined) {
       const product: Product = { id: row.id, name: row.name, price: row.price };
       if (redis.healthy) cache.setProduct(product).catch(() => counters.cacheErrors++);

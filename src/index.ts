@@ -4,10 +4,12 @@
  *
  * Exit codes: 0 after a clean shutdown, 2 for invalid configuration, 1 for a
  * failure at start or an uncaught error (the database stays the source of
- * truth, so a restart is always safe).
+ * truth, so a restart is always safe). Another process serving this database
+ * and namespace (InstanceLockedError) exits 1 with one line on stderr, before
+ * or instead of serving; losing the instance lock later exits 1 too.
  */
 import { loadConfig } from './config.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, InstanceLockedError } from './errors.js';
 import { createLogger } from './logger.js';
 import { startService } from './service.js';
 
@@ -33,8 +35,19 @@ process.on('unhandledRejection', (err) => {
   process.exit(1);
 });
 
+/** Never serve alongside another process: one clear line, exit 1. */
+function refuseLocked(err: InstanceLockedError): never {
+  process.stderr.write(`bloomgate: ${err.message}\n`);
+  process.exit(1);
+}
+
 try {
-  const service = await startService(config, logger);
+  const service = await startService(config, logger, {
+    onFatal: (err) => {
+      logger.error('fatal; exiting', { err: err.message });
+      process.exit(1);
+    },
+  });
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -53,6 +66,7 @@ try {
   await service.ready;
   logger.info('ready', { port: service.port });
 } catch (err) {
+  if (err instanceof InstanceLockedError) refuseLocked(err);
   logger.error('failed to start', { err, stack: err instanceof Error ? err.stack : undefined });
   process.exit(1);
 }

@@ -1,26 +1,32 @@
 /**
  * Creating products, in the order that keeps "no false negatives" true:
  *
- *   1. commit the row(s) in SQLite (the source of truth);
+ *   0. begin a watermark token (before the write is sent: see src/persistence/watermark.ts);
+ *   1. commit the row(s) in the store (the source of truth), awaited;
  *   2. add the id(s) to the filter (inline for one, the worker pool for a batch);
- *   3. advance the snapshot watermark and schedule a snapshot;
+ *   3. end the watermark token and schedule a snapshot;
  *   4. only then acknowledge (201 / batch result).
  *
  * A crash between 1 and 4 leaves a committed row that the next start adds back
- * (replay above the watermark, or a rebuild), so the database and the filter
- * never disagree after a restart. The negative-cache marker an id may have is
- * replaced by the product in Redis, best effort (see store/unconfirmed-cache-writes.ts).
+ * (replay from the watermark, or a rebuild), so the database and the filter
+ * never disagree after a restart. A write that fails with the database
+ * unavailable may still commit (a timeout does not cancel it), so its ids go
+ * into the filter anyway before the token ends: at worst a false positive,
+ * never a committed row the watermark passed without it. The negative-cache
+ * marker an id may have is replaced by the product in Redis, best effort (see
+ * store/unconfirmed-cache-writes.ts).
  *
  * During an online rebuild every add goes to both filters (see
- * src/filter/active-filter.ts). The generations are read in the same tick as
- * the commit: a row committed before the rebuild began is read by its scan,
- * and a row committed after is added to the new filter here.
+ * src/filter/active-filter.ts). The generations are read AFTER the commit
+ * resolved, in the same continuation as the filter add: a row committed before
+ * the rebuild began is read by its scan, and a row committed after it is added
+ * to the new filter here.
  *
  * Deletes remove the row, then replace any cached entry with a negative
  * marker. The filter keeps the id's bits (a Bloom filter cannot unset them):
  * the id is counted as stale until a rebuild drops it.
  */
-import { ConflictError, ProductNotFoundError } from './errors.js';
+import { ConflictError, DatabaseUnavailableError, ProductNotFoundError } from './errors.js';
 import type { ActiveFilter, FilterGeneration } from './filter/active-filter.js';
 import { packIds } from './filter/id-batch.js';
 import { realScheduler, type Cancel, type Scheduler } from './lifecycle/scheduler.js';
@@ -29,7 +35,7 @@ import type { Snapshotter } from './persistence/snapshotter.js';
 import type { Watermark } from './persistence/watermark.js';
 import type { Product } from './product.js';
 import type { ProductCache } from './store/product-cache.js';
-import type { ProductStore } from './store/products.js';
+import type { ProductStore } from './store/product-store.js';
 import type { RedisConnection } from './store/redis-connection.js';
 import type { CacheWrite, UnconfirmedCacheWrites } from './store/unconfirmed-cache-writes.js';
 
@@ -38,7 +44,7 @@ export interface ProductWriterOptions {
   readonly active: Pick<ActiveFilter, 'add' | 'addStale' | 'filter' | 'current' | 'next'>;
   readonly cache: Pick<ProductCache, 'setProduct' | 'markAbsent'>;
   readonly redis: Pick<RedisConnection, 'healthy'>;
-  readonly watermark: Pick<Watermark, 'applied' | 'beginPending' | 'endPending'>;
+  readonly watermark: Pick<Watermark, 'begin' | 'end'>;
   readonly snapshotter: Pick<Snapshotter, 'notifyWrite'>;
   readonly unconfirmed: UnconfirmedCacheWrites;
   readonly logger: Logger;
@@ -65,15 +71,27 @@ export class ProductWriter {
     this.#scheduler = options.scheduler ?? realScheduler;
   }
 
-  /** Synchronous up to the acknowledgement: commit, filter add, watermark. Throws ConflictError when the id exists. */
-  create(product: Product): Product {
+  /** Commit, filter add, watermark, then resolves. Rejects with ConflictError when the id exists. */
+  async create(product: Product): Promise<Product> {
     const { products, watermark, snapshotter } = this.#o;
-    const rowid = products.insert(product);
-    if (rowid === null) throw new ConflictError(product.id);
+    const token = watermark.begin();
+    let row;
+    try {
+      row = await products.insert(product);
+    } catch (err) {
+      this.#addUncertain([product.id], err);
+      watermark.end(token);
+      throw err;
+    }
+    if (row === null) {
+      watermark.end(token);
+      throw new ConflictError(product.id);
+    }
+    // Same continuation as the commit's resolution (see the module comment): both generations if a rebuild runs.
     const { active } = this.#o;
     active.add(product.id);
     active.filter.addItems(1);
-    watermark.applied(rowid);
+    watermark.end(token);
     snapshotter.notifyWrite();
     this.#writeCache(product.id, { kind: 'product', product });
     return product;
@@ -85,21 +103,46 @@ export class ProductWriter {
    */
   async createBatch(batch: readonly Product[]): Promise<BatchCreateResult> {
     const { products, active, watermark, snapshotter } = this.#o;
-    const { created, conflicts } = products.insertMany(batch);
-    if (created.length > 0) {
-      // Same tick as the commit (see the module comment): the current filter, and the rebuild's if one runs.
-      const generations = active.next === undefined ? [active.current] : [active.current, active.next];
-      const token = watermark.beginPending(created[0]!.rowid, created[created.length - 1]!.rowid);
-      const ids = created.map((c) => c.id);
-      const packed = packIds(ids);
-      await Promise.all(generations.map((g) => this.#addBatch(g, packed, ids)));
-      generations[0]!.filter.addItems(created.length);
-      watermark.endPending(token);
-      snapshotter.notifyWrite();
-      const byId = new Map(batch.map((p) => [p.id, p]));
-      for (const id of ids) this.#writeCache(id, { kind: 'product', product: byId.get(id)! });
+    const token = watermark.begin();
+    try {
+      let result;
+      try {
+        result = await products.insertMany(batch);
+      } catch (err) {
+        this.#addUncertain(
+          batch.map((p) => p.id),
+          err,
+        );
+        throw err;
+      }
+      const { created, conflicts } = result;
+      if (created.length > 0) {
+        // Read after the commit resolved (see the module comment): the current filter, and the rebuild's if one runs.
+        const generations = active.next === undefined ? [active.current] : [active.current, active.next];
+        const ids = created.map((c) => c.id);
+        const packed = packIds(ids);
+        await Promise.all(generations.map((g) => this.#addBatch(g, packed, ids)));
+        generations[0]!.filter.addItems(created.length);
+        snapshotter.notifyWrite();
+        const byId = new Map(batch.map((p) => [p.id, p]));
+        for (const id of ids) this.#writeCache(id, { kind: 'product', product: byId.get(id)! });
+      }
+      return { created: created.length, conflicts };
+    } finally {
+      // After the adds (or the failure), before the caller acknowledges.
+      watermark.end(token);
     }
-    return { created: created.length, conflicts };
+  }
+
+  /**
+   * The database did not answer: the write may still commit. Its ids go into
+   * the filter(s) now, so the watermark may pass it (a false positive at worst).
+   * Any other error is a refusal (nothing committed).
+   */
+  #addUncertain(ids: readonly string[], err: unknown): void {
+    if (!(err instanceof DatabaseUnavailableError)) return;
+    for (const id of ids) this.#o.active.add(id);
+    this.#o.logger.warn('write outcome unknown (database unavailable); its ids are in the filter in case it committed', { ids: ids.length });
   }
 
   async #addBatch(generation: FilterGeneration, packed: Uint8Array, ids: readonly string[]): Promise<void> {
@@ -116,9 +159,9 @@ export class ProductWriter {
    * Deletes the row (throws ProductNotFoundError when absent), counts the id as
    * stale in every filter, and replaces its cache entry with a negative marker.
    */
-  delete(id: string): void {
+  async delete(id: string): Promise<void> {
     const { products, active } = this.#o;
-    if (!products.delete(id)) throw new ProductNotFoundError(id);
+    if (!(await products.delete(id))) throw new ProductNotFoundError(id);
     active.addStale(1);
     active.filter.addItems(-1); // items = database rows; the bits stay (stale)
     // Replaces a create's pending write too: it must not bring the product back.

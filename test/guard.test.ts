@@ -1,12 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { DatabaseUnavailableError } from '../src/errors.js';
 import { LookupGuard, type LookupCache } from '../src/guard.js';
 import { createLogger } from '../src/logger.js';
 import { LookupCounters } from '../src/metrics/lookup-counters.js';
 import type { CacheLookup } from '../src/store/product-cache.js';
-import { ProductStore } from '../src/store/products.js';
+import type { ProductStore, StoredProduct } from '../src/store/product-store.js';
 import { UnconfirmedCacheWrites } from '../src/store/unconfirmed-cache-writes.js';
 import { createFilter } from './helpers/filter-fixtures.js';
 
@@ -29,18 +27,19 @@ const healthyRedis = { healthy: true };
 const downRedis = { healthy: false };
 
 describe('LookupGuard', () => {
-  let dir: string;
-  let products: ProductStore;
+  /** The database: one row, or no answer at all while `down` is set. */
+  let down: boolean;
+  let products: Pick<ProductStore, 'get'>;
 
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'bloomgate-guard-'));
-    products = ProductStore.open({ path: join(dir, 'p.db'), synchronous: 'normal' });
-    products.insert({ id: 'hot', name: 'Hot', price: 1 });
-  });
-
-  afterEach(() => {
-    products.close();
-    rmSync(dir, { recursive: true, force: true });
+    down = false;
+    const rows = new Map<string, StoredProduct>([['hot', { id: 'hot', name: 'Hot', price: 1, createdAt: 0 }]]);
+    products = {
+      get: async (id) => {
+        if (down) throw new DatabaseUnavailableError('no answer within 2000 ms');
+        return rows.get(id);
+      },
+    };
   });
 
   function guardWith(cache: LookupCache, redis = healthyRedis, unconfirmed = new UnconfirmedCacheWrites()) {
@@ -106,5 +105,22 @@ describe('LookupGuard', () => {
     expect(calls.get).toBe(0);
     expect(calls.setProduct).toBe(0);
     expect(counters.dbQueries).toBe(1);
+  });
+
+  it('rejects every shared lookup with DatabaseUnavailableError when the database does not answer, and writes no negative marker', async () => {
+    down = true;
+    const { cache, calls, release } = gatedCache({ kind: 'miss' });
+    const { guard, counters } = guardWith(cache);
+    const lookups = [guard.resolve('ghost'), guard.resolve('ghost'), guard.resolve('hot')];
+    release();
+    const settled = await Promise.allSettled(lookups);
+    for (const s of settled) expect(s.status === 'rejected' && s.reason instanceof DatabaseUnavailableError).toBe(true);
+    expect(counters.dbQueries).toBe(2); // 'ghost' shared one query
+    expect(counters.dbMiss).toBe(0);
+    expect(calls.setAbsent).toBe(0); // never a 404 marker for an id the database could not check
+    down = false;
+    const again = guard.resolve('hot');
+    release();
+    expect(await again).toMatchObject({ found: true, source: 'database' }); // recovers by itself
   });
 });

@@ -1,14 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConflictError } from '../src/errors.js';
+import { ConflictError, DatabaseUnavailableError } from '../src/errors.js';
 import { ActiveFilter } from '../src/filter/active-filter.js';
 import type { FilterPool } from '../src/filter/pool.js';
 import { createLogger } from '../src/logger.js';
 import { Watermark } from '../src/persistence/watermark.js';
 import { ProductWriter, RETRY_MS } from '../src/product-writes.js';
-import { ProductStore } from '../src/store/products.js';
+import type { CreatedRow, ProductStore } from '../src/store/product-store.js';
 import { UnconfirmedCacheWrites } from '../src/store/unconfirmed-cache-writes.js';
 import { createFilter } from './helpers/filter-fixtures.js';
 import { ManualScheduler } from './helpers/manual-scheduler.js';
@@ -17,17 +14,59 @@ import { waitFor } from './helpers/wait-for.js';
 const cleanups: (() => void)[] = [];
 afterEach(() => cleanups.splice(0).forEach((c) => c()));
 
-function setup(setProduct: () => Promise<void>) {
-  const dir = mkdtempSync(join(tmpdir(), 'bloomgate-writes-'));
-  const products = ProductStore.open({ path: join(dir, 'p.db'), synchronous: 'normal' });
+type WriteStore = Pick<ProductStore, 'insert' | 'insertMany' | 'delete'>;
+
+/** An in-memory store whose inserts resolve when the test says so (a commit in flight). */
+function fakeStore() {
+  const rows = new Map<string, number>();
+  let position = 0;
+  const held: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  let hold = false;
+  const gate = (): Promise<void> =>
+    hold ? new Promise<void>((resolve, reject) => held.push({ resolve, reject })) : Promise.resolve();
+  const store: WriteStore = {
+    insert: async (p): Promise<CreatedRow | null> => {
+      await gate();
+      if (rows.has(p.id)) return null;
+      rows.set(p.id, ++position);
+      return { id: p.id, position };
+    },
+    insertMany: async (ps) => {
+      await gate();
+      const created: CreatedRow[] = [];
+      const conflicts: string[] = [];
+      for (const p of ps) {
+        if (rows.has(p.id)) conflicts.push(p.id);
+        else {
+          rows.set(p.id, ++position);
+          created.push({ id: p.id, position });
+        }
+      }
+      return { created, conflicts };
+    },
+    delete: async (id) => rows.delete(id),
+  };
+  return {
+    store,
+    rows,
+    holdCommits: () => void (hold = true),
+    commit: () => held.shift()?.resolve(),
+    fail: (err: Error) => held.shift()?.reject(err),
+    held: () => held.length,
+  };
+}
+
+function setup(setProduct: () => Promise<void> = async () => undefined) {
+  const db = fakeStore();
   const filter = createFilter(1000);
   const watermark = new Watermark(0);
   const unconfirmed = new UnconfirmedCacheWrites();
   let notified = 0;
   const scheduler = new ManualScheduler();
+  const active = new ActiveFilter({ filter, pool: {} as FilterPool }); // single creates never use the pool
   const writer = new ProductWriter({
-    products,
-    active: new ActiveFilter({ filter, pool: {} as FilterPool }), // single creates never use the pool
+    products: db.store,
+    active,
     cache: { setProduct, markAbsent: async () => undefined },
     redis: { healthy: true },
     watermark,
@@ -36,24 +75,58 @@ function setup(setProduct: () => Promise<void>) {
     logger: createLogger('silent'),
     scheduler,
   });
-  cleanups.push(() => {
-    writer.close();
-    products.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return { writer, products, filter, watermark, unconfirmed, scheduler, notified: () => notified };
+  cleanups.push(() => writer.close());
+  return { writer, db, filter, active, watermark, unconfirmed, scheduler, notified: () => notified };
 }
 
 describe('ProductWriter.create', () => {
-  it('commits, adds to the filter and advances the watermark before returning', () => {
-    const { writer, products, filter, watermark, notified } = setup(async () => undefined);
-    writer.create({ id: 'p-1', name: 'P', price: 1 });
-    expect(products.get('p-1')).toMatchObject({ id: 'p-1' });
+  it('commits, adds to the filter and ends its watermark token before resolving; a conflict rejects', async () => {
+    const { writer, db, filter, watermark, notified } = setup();
+    await writer.create({ id: 'p-1', name: 'P', price: 1 });
+    expect(db.rows.has('p-1')).toBe(true);
     expect(filter.has('p-1')).toBe(true);
     expect(filter.items).toBe(1);
-    expect(watermark.value).toBe(products.maxRowid());
+    expect(watermark.inFlight).toBe(0);
     expect(notified()).toBe(1);
-    expect(() => writer.create({ id: 'p-1', name: 'again', price: 2 })).toThrow(ConflictError);
+    await expect(writer.create({ id: 'p-1', name: 'again', price: 2 })).rejects.toBeInstanceOf(ConflictError);
+    expect(watermark.inFlight).toBe(0);
+  });
+
+  it('holds the watermark from before the write is sent until its id is in the filter', async () => {
+    const { writer, db, filter, watermark } = setup();
+    db.holdCommits();
+    const created = writer.create({ id: 'p-2', name: 'P', price: 1 });
+    // The write is in flight: a horizon read now may already cover its row, so it must not be usable yet.
+    expect(watermark.inFlight).toBe(1);
+    watermark.offer(100);
+    expect(watermark.value).toBe(0);
+    db.commit();
+    await created;
+    expect(filter.has('p-2')).toBe(true);
+    expect(watermark.value).toBe(100);
+  });
+
+  it('adds to a rebuild generation that began while the commit was in flight (generations read after the commit)', async () => {
+    const { writer, db, active } = setup();
+    db.holdCommits();
+    const created = writer.create({ id: 'p-3', name: 'P', price: 1 });
+    const next = createFilter(1000);
+    active.beginNext({ filter: next, pool: {} as FilterPool }); // the rebuild's scan may have run before this row committed
+    db.commit();
+    await created;
+    expect(next.has('p-3')).toBe(true);
+  });
+
+  it('on an unknown outcome (database unavailable) puts the id in the filter anyway, ends the token and rejects', async () => {
+    const { writer, db, filter, watermark } = setup();
+    db.holdCommits();
+    const created = writer.create({ id: 'p-4', name: 'P', price: 1 });
+    watermark.offer(50);
+    db.fail(new DatabaseUnavailableError('no answer within 2000 ms'));
+    await expect(created).rejects.toBeInstanceOf(DatabaseUnavailableError);
+    expect(filter.has('p-4')).toBe(true); // the row may have committed below 50: never pass it without its id
+    expect(filter.items).toBe(0); // not counted: it may not exist
+    expect(watermark.value).toBe(50);
   });
 
   it('retries a failed cache write while Redis stays healthy, and lookups bypass the cache until it lands', async () => {
@@ -62,13 +135,49 @@ describe('ProductWriter.create', () => {
       calls++;
       if (calls === 1) throw new Error('command timed out');
     });
-    writer.create({ id: 'p-2', name: 'P', price: 1 });
+    await writer.create({ id: 'p-5', name: 'P', price: 1 });
     await waitFor('the retry to be scheduled after the first write failed', () => calls === 1 && scheduler.pending === 1, 1000);
-    expect(unconfirmed.has('p-2')).toBe(true);
+    expect(unconfirmed.has('p-5')).toBe(true);
     scheduler.advance(RETRY_MS - 1);
     expect(calls).toBe(1); // not before the delay is up
     scheduler.advance(1);
-    await waitFor('the retry to land', () => !unconfirmed.has('p-2'), 1000);
+    await waitFor('the retry to land', () => !unconfirmed.has('p-5'), 1000);
     expect(calls).toBe(2);
+  });
+});
+
+describe('ProductWriter.createBatch', () => {
+  it('commits once, adds through the pool, and holds the watermark until the adds finished', async () => {
+    const { db, watermark } = setup();
+    const filter = createFilter(1000);
+    let finishAdd: (() => void) | undefined;
+    const pool = {
+      addPacked: () =>
+        new Promise<number>((resolve) => {
+          finishAdd = () => resolve(2);
+        }),
+    } as unknown as FilterPool;
+    const batchWriter = new ProductWriter({
+      products: db.store,
+      active: new ActiveFilter({ filter, pool }),
+      cache: { setProduct: async () => undefined, markAbsent: async () => undefined },
+      redis: { healthy: true },
+      watermark,
+      snapshotter: { notifyWrite: () => undefined },
+      unconfirmed: new UnconfirmedCacheWrites(),
+      logger: createLogger('silent'),
+      scheduler: new ManualScheduler(),
+    });
+    cleanups.push(() => batchWriter.close());
+    const result = batchWriter.createBatch([
+      { id: 'b-1', name: 'B', price: 1 },
+      { id: 'b-2', name: 'B', price: 1 },
+    ]);
+    await waitFor('the pool add to start', () => finishAdd !== undefined, 1000);
+    watermark.offer(10);
+    expect(watermark.value).toBe(0);
+    finishAdd!();
+    expect(await result).toEqual({ created: 2, conflicts: [] });
+    expect(watermark.value).toBe(10);
   });
 });

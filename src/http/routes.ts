@@ -101,8 +101,8 @@ export const ROUTES: readonly Route[] = [
     label: 'DELETE /products/:id',
     needs: 'ready',
     auth: 'admin',
-    handle: (api, { param }) => {
-      api.writer.delete(decodeIdParam(param));
+    handle: async (api, { param }) => {
+      await api.writer.delete(decodeIdParam(param));
       return { status: 204, body: '' };
     },
   },
@@ -113,7 +113,7 @@ export const ROUTES: readonly Route[] = [
     needs: 'ready',
     auth: 'write',
     bodyLimit: MAX_BODY_BYTES,
-    handle: (api, { body }) => json(201, api.writer.create(parseProduct(body))),
+    handle: async (api, { body }) => json(201, await api.writer.create(parseProduct(body))),
   },
   {
     method: 'POST',

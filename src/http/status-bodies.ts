@@ -10,10 +10,16 @@ import type { Phase } from './http-api.js';
 import type { RebuildReason } from '../upkeep/online-rebuild.js';
 
 export type HealthBody =
-  | { readonly status: 'starting' | 'draining' }
+  | {
+      readonly status: 'starting' | 'draining';
+      /** Starting and waiting for the product database (retried with backoff). */
+      readonly reason?: 'database_unavailable';
+    }
   | {
       readonly status: 'ok' | 'degraded';
       readonly redis: 'up' | 'down';
+      /** The product database answered its last call (down: lookups that need it answer 503). */
+      readonly database: 'up' | 'down';
       readonly filter: 'loaded';
       readonly items: number;
       readonly uptime_s: number;

@@ -25,6 +25,8 @@ export interface StatusReportOptions {
   readonly config: Pick<Config, 'namespace' | 'lookupPath' | 'workers' | 'auditSampleEvery'>;
   readonly active: Pick<ActiveFilter, 'filter'>;
   readonly redis: Pick<RedisConnection, 'healthy'>;
+  /** The product database's health (src/service/database-health.ts). */
+  readonly database: { readonly healthy: boolean };
   readonly snapshotter: Pick<Snapshotter, 'state'>;
   readonly rebuilder: Pick<FilterRebuilder, 'state' | 'last'>;
   readonly observedFpr: Pick<ObservedFpr, 'window' | 'total' | 'windowS'>;
@@ -48,11 +50,13 @@ export class StatusReport {
     const phase = o.phase();
     if (phase !== 'ready') return { status: 503, body: { status: phase } };
     const up = o.redis.healthy;
+    const database = o.database.healthy;
     return {
       status: 200,
       body: {
-        status: up ? 'ok' : 'degraded',
+        status: up && database ? 'ok' : 'degraded',
         redis: up ? 'up' : 'down',
+        database: database ? 'up' : 'down',
         filter: 'loaded',
         items: o.active.filter.items,
         uptime_s: Math.round((Date.now() - o.startedAt) / 1000),

@@ -1,19 +1,19 @@
 /**
- * Streams the ids of database rows into the filter: pages are read on the main
- * thread and hashed in the worker pool, with a bounded number of pages in
- * flight so reading and hashing overlap without buffering the whole table.
- * Used by the start-up load (replay above a watermark, rebuild) and by the
+ * Streams pages of ids from the database into the filter: pages are read on
+ * the main thread and hashed in the worker pool, with a bounded number of pages
+ * in flight so reading and hashing overlap without buffering the whole table.
+ * Used by the start-up load (replay from a watermark, rebuild) and by the
  * online rebuild.
  *
  * @example
- *   const added = await addRowsThroughPool(products, pool, watermark, { pageIds: 32_768, maxInFlight: 8, inlineFilter: filter });
+ *   const added = await addRowsThroughPool(store.idsFrom(watermark, 32_768), pool, { pageIds: 32_768, maxInFlight: 8, inlineFilter: filter });
  */
 import type { BloomFilter } from '../filter/bloom-filter.js';
 import { packIds } from '../filter/id-batch.js';
 import type { FilterPool } from '../filter/pool.js';
-import type { ProductStore } from '../store/products.js';
 
 export interface AddRowsOptions {
+  /** The page size the pages were requested with (a shorter first page is the only one). */
   readonly pageIds: number;
   readonly maxInFlight: number;
   /**
@@ -26,25 +26,29 @@ export interface AddRowsOptions {
   readonly afterPage?: (ids: number) => Promise<void>;
 }
 
-/** Adds every id with rowid > afterRowid; resolves with how many. */
+/** Adds every id of `pages` (e.g. `store.idsFrom(w, n)` or `store.scanIds(n)`); resolves with how many. */
 export async function addRowsThroughPool(
-  products: Pick<ProductStore, 'idsAfter'>,
+  pages: AsyncIterable<readonly string[]>,
   pool: Pick<FilterPool, 'addPacked'>,
-  afterRowid: number,
   options: AddRowsOptions,
 ): Promise<number> {
   let added = 0;
   const inFlight: Promise<number>[] = [];
-  for (const { ids } of products.idsAfter(afterRowid, options.pageIds)) {
-    const onlyPage = added === 0 && ids.length < options.pageIds;
-    added += ids.length;
-    if (onlyPage && options.inlineFilter !== undefined) {
-      for (const id of ids) options.inlineFilter.add(id);
-      continue;
+  try {
+    for await (const ids of pages) {
+      const onlyPage = added === 0 && ids.length < options.pageIds;
+      added += ids.length;
+      if (onlyPage && options.inlineFilter !== undefined) {
+        for (const id of ids) options.inlineFilter.add(id);
+        continue;
+      }
+      inFlight.push(pool.addPacked(packIds(ids)));
+      if (inFlight.length >= options.maxInFlight) await inFlight.shift();
+      await options.afterPage?.(ids.length);
     }
-    inFlight.push(pool.addPacked(packIds(ids)));
-    if (inFlight.length >= options.maxInFlight) await inFlight.shift();
-    await options.afterPage?.(ids.length);
+  } finally {
+    // Never leave pool tasks unobserved (a failing read would make them unhandled rejections).
+    await Promise.allSettled(inFlight);
   }
   await Promise.all(inFlight);
   return added;

@@ -5,13 +5,17 @@
  *    one transaction (all or nothing, so a crash mid-import just imports again),
  *    then add every id through the worker pool;
  * 2. snapshot: a snapshot in Redis whose parameters, seed and checksums match:
- *    load its shards, then replay every row above its watermark;
+ *    load its shards, then replay every row at or above its watermark position;
  * 3. rebuild: anything else (no snapshot, Redis down, a refused snapshot):
  *    stream every id from the database through the worker pool.
  *
  * A refused snapshot is logged with its reason and counted; it is never loaded.
  * Whatever the source, the item count is then set from the database, which is
  * the source of truth.
+ *
+ * The store's horizon is read BEFORE any of this: every row below it is
+ * committed, so the import, the replay or the scan that follows holds it, and
+ * the report's `horizon` is the watermark the service starts from.
  */
 import type { BloomFilter } from '../filter/bloom-filter.js';
 import { packIds } from '../filter/id-batch.js';
@@ -20,7 +24,7 @@ import { decodeSnapshot } from '../filter/snapshot-codec.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/registry.js';
 import { importProductsFile } from '../store/product-import.js';
-import type { ProductStore } from '../store/products.js';
+import type { ProductStore } from '../store/product-store.js';
 import type { RedisConnection } from '../store/redis-connection.js';
 import type { SnapshotStore } from '../store/snapshot-store.js';
 import { addRowsThroughPool } from './add-rows.js';
@@ -32,6 +36,8 @@ export interface LoadReport {
   readonly source: LoadSource;
   readonly ms: number;
   readonly items: number;
+  /** The store's horizon read before the load began: every row below it is in the filter. */
+  readonly horizon: number;
   /** Rows replayed on top of a snapshot (0 otherwise). */
   readonly replayed: number;
   /** Why a snapshot present in Redis was not used, if one was refused. */
@@ -43,7 +49,7 @@ export interface LoadReport {
 export interface FilterLoaderOptions {
   readonly filter: BloomFilter;
   readonly pool: FilterPool;
-  readonly products: ProductStore;
+  readonly products: Pick<ProductStore, 'count' | 'horizon' | 'idsFrom' | 'scanIds' | 'importIds' | 'databaseId' | 'lastIdBefore'>;
   readonly snapshots: SnapshotStore;
   readonly redis: RedisConnection;
   readonly productsFile: string;
@@ -57,19 +63,20 @@ const MAX_PAGES_IN_FLIGHT = 8;
 
 export async function loadFilter(o: FilterLoaderOptions): Promise<LoadReport> {
   const started = performance.now();
+  const horizon = await o.products.horizon();
   const report = (await importIfEmpty(o)) ?? (await restoreSnapshot(o)) ?? (await rebuild(o));
-  const items = o.products.count();
+  const items = await o.products.count();
   o.filter.setItems(items);
   const ms = Math.round((performance.now() - started) * 100) / 100;
   o.metrics.filterLoads.inc({ source: report.source });
   o.metrics.filterLoadSeconds.set({ source: report.source }, ms / 1000);
-  const done = { ...report, ms, items };
+  const done = { ...report, ms, items, horizon };
   o.logger.info(`filter loaded from ${report.source} in ${ms} ms`, { source: report.source, ms, items, replayed: report.replayed });
   return done;
 }
 
-async function importIfEmpty(o: FilterLoaderOptions): Promise<Omit<LoadReport, 'ms' | 'items'> | null> {
-  if (o.products.count() > 0) return null;
+async function importIfEmpty(o: FilterLoaderOptions): Promise<Omit<LoadReport, 'ms' | 'items' | 'horizon'> | null> {
+  if ((await o.products.count()) > 0) return null;
   const inFlight: Promise<number>[] = [];
   const result = await importProductsFile(o.products, o.productsFile, (ids) => {
     inFlight.push(o.pool.addPacked(packIds(ids)));
@@ -80,7 +87,7 @@ async function importIfEmpty(o: FilterLoaderOptions): Promise<Omit<LoadReport, '
   return { source: 'import', replayed: 0 };
 }
 
-async function restoreSnapshot(o: FilterLoaderOptions): Promise<Omit<LoadReport, 'ms' | 'items'> | null> {
+async function restoreSnapshot(o: FilterLoaderOptions): Promise<Omit<LoadReport, 'ms' | 'items' | 'horizon'> | null> {
   if (!o.redis.healthy) {
     o.logger.warn('redis unavailable at start; rebuilding the filter from the database');
     return null;
@@ -95,7 +102,7 @@ async function restoreSnapshot(o: FilterLoaderOptions): Promise<Omit<LoadReport,
   const decoded = decodeSnapshot(blobs, o.filter.layout);
   if (!decoded.ok) return decoded.reason === 'missing' ? null : refuse(o, decoded.reason, decoded.detail);
   // Intact bits are not enough: they must describe this database (see snapshot-origin.ts).
-  const mismatch = originMismatch(o.products, blobs.origin, decoded.header.watermark);
+  const mismatch = await originMismatch(o.products, blobs.origin, decoded.header.watermark);
   if (mismatch !== null) return refuse(o, mismatch, `snapshot origin ${blobs.origin ?? '(none)'} does not match this database`);
   o.filter.clearAll();
   decoded.shards.forEach((blob, shard) => o.filter.loadShard(shard, blob));
@@ -104,19 +111,19 @@ async function restoreSnapshot(o: FilterLoaderOptions): Promise<Omit<LoadReport,
 }
 
 /** A snapshot that exists but cannot be trusted: say why, count it, rebuild from the database. */
-async function refuse(o: FilterLoaderOptions, reason: string, detail: string): Promise<Omit<LoadReport, 'ms' | 'items'>> {
+async function refuse(o: FilterLoaderOptions, reason: string, detail: string): Promise<Omit<LoadReport, 'ms' | 'items' | 'horizon'>> {
   o.metrics.snapshotRejected.inc({ reason });
   o.logger.warn(`snapshot refused (${reason}); rebuilding the filter from the database`, { reason, detail, key: o.snapshots.key });
   return { ...(await rebuild(o)), refused: reason };
 }
 
-async function rebuild(o: FilterLoaderOptions): Promise<Omit<LoadReport, 'ms' | 'items'>> {
+async function rebuild(o: FilterLoaderOptions): Promise<Omit<LoadReport, 'ms' | 'items' | 'horizon'>> {
   o.filter.clearAll();
-  await addRows(o, 0);
+  await addRowsThroughPool(o.products.scanIds(PAGE_IDS), o.pool, { pageIds: PAGE_IDS, maxInFlight: MAX_PAGES_IN_FLIGHT, inlineFilter: o.filter });
   return { source: 'rebuild', replayed: 0 };
 }
 
-/** Adds every row with rowid > afterRowid: inline when they fit one short page, through the pool otherwise. */
-function addRows(o: FilterLoaderOptions, afterRowid: number): Promise<number> {
-  return addRowsThroughPool(o.products, o.pool, afterRowid, { pageIds: PAGE_IDS, maxInFlight: MAX_PAGES_IN_FLIGHT, inlineFilter: o.filter });
+/** Adds every row at a position >= from: inline when they fit one short page, through the pool otherwise. */
+function addRows(o: FilterLoaderOptions, from: number): Promise<number> {
+  return addRowsThroughPool(o.products.idsFrom(from, PAGE_IDS), o.pool, { pageIds: PAGE_IDS, maxInFlight: MAX_PAGES_IN_FLIGHT, inlineFilter: o.filter });
 }

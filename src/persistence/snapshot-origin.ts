@@ -1,29 +1,37 @@
 /**
  * Which database a snapshot describes. Checksums prove the bits are intact, not
  * that they belong to THIS database: a snapshot written for another database
- * (same namespace and HASH_SEED), or for a later state of this one (the file
- * was restored from an older backup and new rows reused rowids below the
- * snapshot's watermark), would be accepted, and the rows it lacks would never
- * be replayed: false negatives. So a snapshot also records
+ * (same namespace and HASH_SEED), or for a later state of this one (the
+ * database was restored from an older backup and new rows took positions below
+ * the snapshot's watermark), would be accepted, and the rows it lacks would
+ * never be replayed: false negatives. So a snapshot also records
  *
- *   - the database's identity (a UUID kept in the database file), and
- *   - the id stored at its watermark rowid,
+ *   - the database's identity (a UUID kept in the database, so in its backups), and
+ *   - the id of the last row below its watermark position (`lastIdBefore(W)`),
  *
  * and is only trusted when both still match and the watermark is not above the
- * database's highest rowid. A backup restored and then grown again gets other
- * ids at the same rowids, so the row at the watermark tells it apart.
+ * database's horizon (a restored backup is behind it: `ahead_of_database`). A
+ * backup restored and then grown again gets other ids at the same positions,
+ * so the row before the watermark tells it apart.
+ *
+ * Snapshots written before positions (watermark W meant "rowids <= W") are
+ * read as "positions < W": the restore replays one extra row, which is safe.
  */
-import type { ProductStore } from '../store/products.js';
+import type { ProductStore } from '../store/product-store.js';
 
 export type OriginMismatch = 'other_database' | 'ahead_of_database' | 'watermark_row_changed';
 
+/** The store methods the origin check reads. */
+export type OriginStore = Pick<ProductStore, 'databaseId' | 'lastIdBefore' | 'horizon'>;
+
 /** The `origin` value stored beside a snapshot taken at `watermark`. */
-export function snapshotOrigin(products: ProductStore, watermark: number): string {
-  return JSON.stringify({ database: products.databaseId(), watermark, id: products.idAt(watermark) ?? null });
+export async function snapshotOrigin(products: OriginStore, watermark: number): Promise<string> {
+  const [database, id] = await Promise.all([products.databaseId(), products.lastIdBefore(watermark)]);
+  return JSON.stringify({ database, watermark, id: id ?? null });
 }
 
 /** Null when a snapshot with this origin and watermark may be restored into `products`, else why not. */
-export function originMismatch(products: ProductStore, origin: string | undefined, watermark: number): OriginMismatch | null {
+export async function originMismatch(products: OriginStore, origin: string | undefined, watermark: number): Promise<OriginMismatch | null> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(origin ?? '');
@@ -33,8 +41,8 @@ export function originMismatch(products: ProductStore, origin: string | undefine
   // Any JSON parses (`null`, `5`): only an object can name a database.
   if (typeof parsed !== 'object' || parsed === null) return 'other_database';
   const field = (key: string): unknown => Reflect.get(parsed, key);
-  if (field('database') !== products.databaseId()) return 'other_database';
-  if (watermark > products.maxRowid()) return 'ahead_of_database';
-  if (field('watermark') !== watermark || field('id') !== (products.idAt(watermark) ?? null)) return 'watermark_row_changed';
+  if (field('database') !== (await products.databaseId())) return 'other_database';
+  if (watermark > (await products.horizon())) return 'ahead_of_database';
+  if (field('watermark') !== watermark || field('id') !== ((await products.lastIdBefore(watermark)) ?? null)) return 'watermark_row_changed';
   return null;
 }

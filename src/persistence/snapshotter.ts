@@ -3,9 +3,11 @@
  * retries with backoff while Redis is away, a full rewrite when Redis lost its
  * data (restarted empty, flushed), and a final save at shutdown.
  *
- * Consistency of one save: the watermark is read BEFORE the shards are copied.
- * Bits only ever go 0 -> 1, so the copy holds at least every id that was in the
- * filter when the watermark was read, i.e. every row at or below it. Header and
+ * Consistency of one save: the store's horizon is offered to the watermark
+ * (src/persistence/watermark.ts), then the watermark is read, and only THEN
+ * are the shards copied. Bits only ever go 0 -> 1, so the copy holds at least
+ * every id that was in the filter when the watermark was read, i.e. every row
+ * at a position below it. Header and
  * shards go to Redis in one HSET (see src/store/snapshot-store.ts), so a reader
  * never sees new shards under an old header or the reverse; the header carries
  * every shard's checksum, so a mix would be refused anyway.
@@ -38,7 +40,9 @@ export interface SnapshotterOptions {
   /** How often to look for Redis having lost the snapshot. */
   readonly dataLossCheckMs?: number;
   /** The origin stored beside a snapshot taken at a watermark (see snapshot-origin.ts). */
-  readonly origin?: (watermark: number) => string;
+  readonly origin?: (watermark: number) => Promise<string>;
+  /** The store's horizon (ProductStore.horizon): offered to the watermark before each save. */
+  readonly horizon?: () => Promise<number>;
   /** Injected clock, for tests. */
   readonly now?: () => number;
   /** Drives the debounce, the retries and the data-loss checks; tests pass a manual one. */
@@ -148,18 +152,35 @@ export class Snapshotter {
 
   async #saveOnce(): Promise<void> {
     const { store, watermark, metrics, logger } = this.#o;
-    const filter = this.#filter();
     const started = performance.now();
+    if (this.#o.horizon !== undefined) {
+      // offer() in the continuation the horizon arrived in (see watermark.ts). A
+      // database that does not answer just leaves the watermark where it is.
+      try {
+        watermark.offer(await this.#o.horizon());
+      } catch (err) {
+        logger.debug('horizon read failed; the snapshot keeps the last watermark', { err });
+      }
+    }
     // Order matters: watermark first, then take the dirty flags, then copy (inside encode).
     const wm = watermark.value;
+    let origin = '';
+    try {
+      origin = (await this.#o.origin?.(wm)) ?? '';
+    } catch (err) {
+      this.#failed(err);
+      throw err;
+    }
+    const filter = this.#filter();
     const dirty = filter.takeDirtyShards();
     const full = this.#needFull || this.#checksums === undefined;
     const shards = full ? allShards(filter.layout.params.shards) : dirty;
     if (shards.length === 0 && this.#state.lastWatermark === wm) return;
+    const copyStarted = performance.now();
     const encoded = encodeSnapshot(filter, { items: filter.items, watermark: wm, savedAtMs: this.#now() }, shards, this.#checksums);
-    const encodeMs = performance.now() - started;
+    const encodeMs = performance.now() - copyStarted;
     try {
-      const bytes = await store.save(encoded.header, encoded.shards, this.#o.origin?.(wm) ?? '');
+      const bytes = await store.save(encoded.header, encoded.shards, origin);
       this.#checksums = encoded.checksums;
       this.#needFull = false;
       this.#backoffMs = 0;
@@ -171,16 +192,22 @@ export class Snapshotter {
       logger.debug('snapshot saved', { shards: shards.length, full, bytes, watermark: wm, ms: round(ms), encodeMs: round(encodeMs) });
       if (this.#runId === undefined) this.#runId = await this.#o.redis.runId().catch(() => undefined);
     } catch (err) {
-      // The shards we took are not in Redis: the next save rewrites everything.
-      this.#needFull = true;
-      this.#state.failures++;
-      this.#state.lastError = err instanceof Error ? err.message : String(err);
-      metrics.snapshotFailures.inc();
-      this.#backoffMs = Math.min(MAX_BACKOFF_MS, this.#backoffMs === 0 ? 500 : this.#backoffMs * 2);
-      logger.warn('snapshot save failed; retrying', { err, retryInMs: this.#backoffMs });
-      this.#schedule(this.#backoffMs);
+      this.#failed(err);
       throw err;
     }
+  }
+
+  /** A save failed (Redis, or the database for the origin): count it and retry with backoff. */
+  #failed(err: unknown): void {
+    const { metrics, logger } = this.#o;
+    // The shards we took (if any) are not in Redis: the next save rewrites everything.
+    this.#needFull = true;
+    this.#state.failures++;
+    this.#state.lastError = err instanceof Error ? err.message : String(err);
+    metrics.snapshotFailures.inc();
+    this.#backoffMs = Math.min(MAX_BACKOFF_MS, this.#backoffMs === 0 ? 500 : this.#backoffMs * 2);
+    logger.warn('snapshot save failed; retrying', { err, retryInMs: this.#backoffMs });
+    this.#schedule(this.#backoffMs);
   }
 
   /**

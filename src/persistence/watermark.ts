@@ -1,58 +1,110 @@
 /**
- * The snapshot watermark: the highest database rowid W such that EVERY committed
- * row with rowid <= W is already in the filter. A restore replays rows above W,
- * so W must never run ahead of a row whose filter add is still in flight.
+ * The snapshot watermark: a database position W such that EVERY committed row
+ * at a position below W is already in the filter. A restore loads the bits and
+ * replays `store.idsFrom(W)` (rows at positions >= W), so W must never pass a
+ * committed row whose filter add has not happened yet.
  *
- * Single creates commit and add synchronously on the main thread, so they move
- * the watermark at once. A batch commits, then its adds run in the worker pool:
- * while they run its rowid range is pending and holds the watermark just below
- * its first rowid, however many later rows complete meanwhile.
+ * Positions come from the store (src/store/product-store.ts): `horizon()` is a
+ * position below which every row is committed and visible. A horizon alone is
+ * not enough: a row of OUR write may be committed below it while its filter
+ * add is still to come (the write's promise has not resolved yet). So:
+ *
+ *   - `begin()` before a write (create, batch) is SENT to the store; `end()`
+ *     once its ids are in the filter, or the write failed;
+ *   - `offer(h)` synchronously when a `horizon()` read returns: h becomes a
+ *     candidate that waits for every token in flight at that moment;
+ *   - `value` is the greatest candidate whose tokens have all ended.
+ *
+ * Why that is safe. A row at a position < h committed before the horizon
+ * query executed, hence before its result arrived and offer(h) ran. If it is
+ * our write, its token was begun before the write was sent, so at offer(h) the
+ * token is either still in flight (the candidate waits for it) or already
+ * ended (its ids are in the filter). No other process writes to this database
+ * and namespace (the instance lock). Tokens are increasing integers, so "every
+ * token in flight at offer time" is "every in-flight token <= the last one
+ * begun": a candidate needs no set, only that number.
+ *
+ * A write whose outcome is unknown (a timeout: the row may still commit) must
+ * put its ids in the filter anyway before end() (a false positive at worst);
+ * see src/product-writes.ts.
  *
  * @example
- *   const w = new Watermark(100);
- *   const batch = w.beginPending(101, 200); // batch committed, pool adding
- *   w.applied(201);                         // a single create: w.value is still 100
- *   w.endPending(batch);                    // w.value === 201
+ *   const w = new Watermark(0);
+ *   const t = w.begin();           // then send the insert
+ *   w.offer(await store.horizon()); // candidate waits for t
+ *   w.value;                        // 0
+ *   w.end(t);                       // after the filter add: w.value is the horizon
  */
+import type { Position } from '../store/product-store.js';
+
+interface Candidate {
+  readonly horizon: Position;
+  /** The last token begun when the horizon arrived: the candidate waits for every in-flight token <= this. */
+  readonly lastToken: number;
+}
+
+/** More pending candidates than this: the oldest are dropped (a later one supersedes them). */
+const MAX_CANDIDATES = 64;
+
 export class Watermark {
-  #highest: number;
-  readonly #pending = new Map<number, number>(); // token -> first rowid of the range
+  #value: Position;
   #nextToken = 1;
+  /** Tokens begun and not ended; a Set iterates in insertion order, i.e. ascending. */
+  readonly #inFlight = new Set<number>();
+  #candidates: Candidate[] = [];
 
-  constructor(initial: number) {
-    this.#highest = initial;
+  constructor(initial: Position) {
+    this.#value = initial;
   }
 
-  /** Rows up to `rowid` are committed and their ids are in the filter. */
-  applied(rowid: number): void {
-    if (rowid > this.#highest) this.#highest = rowid;
-  }
-
-  /** Rows `first..last` are committed but their filter adds have not finished. */
-  beginPending(first: number, last: number): number {
+  /** Before a write is sent to the store. */
+  begin(): number {
     const token = this.#nextToken++;
-    this.#pending.set(token, first);
-    if (last > this.#highest) this.#highest = last;
+    this.#inFlight.add(token);
     return token;
   }
 
-  endPending(token: number): void {
-    this.#pending.delete(token);
+  /** After the write's ids are in the filter, or the write failed (ending twice is harmless). */
+  end(token: number): void {
+    if (this.#inFlight.delete(token)) this.#promote();
   }
 
-  /** Resets after a full load: everything up to `rowid` is in the filter. */
-  reset(rowid: number): void {
-    this.#pending.clear();
-    this.#highest = rowid;
+  /** Call in the same continuation in which a `store.horizon()` read resolved. */
+  offer(horizon: Position): void {
+    if (horizon <= this.#value) return;
+    this.#candidates.push({ horizon, lastToken: this.#nextToken - 1 });
+    if (this.#candidates.length > MAX_CANDIDATES) this.#candidates.shift();
+    this.#promote();
   }
 
-  get value(): number {
-    let lowest = Infinity;
-    for (const first of this.#pending.values()) if (first < lowest) lowest = first;
-    return lowest === Infinity ? this.#highest : Math.min(this.#highest, lowest - 1);
+  /** After the start-up load: `horizon` was read before the load's scan or replay began (no own writes ran yet). */
+  reset(horizon: Position): void {
+    this.#candidates = [];
+    this.#value = horizon;
   }
 
-  get pendingRanges(): number {
-    return this.#pending.size;
+  /** Every committed row at a position below this is in the filter. Never decreases (reset aside). */
+  get value(): Position {
+    return this.#value;
+  }
+
+  /** Writes begun and not yet ended. */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  #promote(): void {
+    let oldest = Infinity;
+    for (const token of this.#inFlight) {
+      oldest = token;
+      break;
+    }
+    const waiting: Candidate[] = [];
+    for (const c of this.#candidates) {
+      if (c.lastToken < oldest) {
+        if (c.horizon > this.#value) this.#value = c.horizon;
+      } else if (c.horizon > this.#value) waiting.push(c);
+    }
+    this.#candidates = waiting;
   }
 }

@@ -12,7 +12,7 @@ import { FilterPool } from '../filter/pool.js';
 import { computeFilterParams } from '../filter/sizing.js';
 import type { CloserStack } from '../lifecycle/closer-stack.js';
 import type { Logger } from '../logger.js';
-import type { ProductStore } from '../store/products.js';
+import type { ProductStore } from '../store/product-store.js';
 import { CAPACITY_SETTING } from '../upkeep/online-rebuild.js';
 
 export interface OpenedFilter {
@@ -22,9 +22,11 @@ export interface OpenedFilter {
   readonly onWorkerError: (err: unknown) => void;
 }
 
-export function openFilter(config: Config, products: ProductStore, logger: Logger, closers: CloserStack): OpenedFilter {
-  const params = computeFilterParams(resolveCapacity(config, products), config.targetFpr, config.shards);
-  const layout = createLayout(params, resolveSeed(config, products));
+type SettingsStore = Pick<ProductStore, 'setting' | 'initSetting'>;
+
+export async function openFilter(config: Config, products: SettingsStore, logger: Logger, closers: CloserStack): Promise<OpenedFilter> {
+  const params = computeFilterParams(await resolveCapacity(config, products), config.targetFpr, config.shards);
+  const layout = createLayout(params, await resolveSeed(config, products));
   const filter = new BloomFilter(allocateFilterBuffer(layout), layout);
   const onWorkerError = (err: unknown): void => logger.error('filter worker died; piscina replaces it', { err });
   const pool = new FilterPool({ filter, threads: config.workers, onWorkerError });
@@ -35,9 +37,9 @@ export function openFilter(config: Config, products: ProductStore, logger: Logge
 }
 
 /** The hash seed: configured, or generated once and kept in the database so it survives Redis. */
-function resolveSeed(config: Config, products: ProductStore): number {
+async function resolveSeed(config: Config, products: SettingsStore): Promise<number> {
   if (config.hashSeed !== undefined) return config.hashSeed;
-  return Number(products.initSetting('hash_seed', String(randomInt(0, 2 ** 32))));
+  return Number(await products.initSetting('hash_seed', String(randomInt(0, 2 ** 32))));
 }
 
 /**
@@ -45,7 +47,7 @@ function resolveSeed(config: Config, products: ProductStore): number {
  * rebuild grew the filter before (kept in the database), so a restart sizes
  * the filter as its last snapshot was and can restore it.
  */
-function resolveCapacity(config: Config, products: ProductStore): number {
-  const grown = Number(products.setting(CAPACITY_SETTING) ?? 0);
+async function resolveCapacity(config: Config, products: SettingsStore): Promise<number> {
+  const grown = Number((await products.setting(CAPACITY_SETTING)) ?? 0);
   return Number.isSafeInteger(grown) && grown > config.capacity ? grown : config.capacity;
 }

@@ -11,7 +11,7 @@ import type { Logger } from '../logger.js';
 import { ObservedFpr } from '../metrics/observed-fpr.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { Snapshotter } from '../persistence/snapshotter.js';
-import type { ProductStore } from '../store/products.js';
+import type { ProductStore } from '../store/product-store.js';
 import { FilterRebuilder } from '../upkeep/online-rebuild.js';
 import { RebuildTriggers } from '../upkeep/rebuild-triggers.js';
 

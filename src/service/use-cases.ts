@@ -15,7 +15,7 @@ import { snapshotOrigin } from '../persistence/snapshot-origin.js';
 import { Snapshotter } from '../persistence/snapshotter.js';
 import { Watermark } from '../persistence/watermark.js';
 import { ProductWriter } from '../product-writes.js';
-import type { ProductStore } from '../store/products.js';
+import type { ProductStore } from '../store/product-store.js';
 import { UnconfirmedCacheWrites } from '../store/unconfirmed-cache-writes.js';
 import { FalseNegativeAudit } from '../upkeep/false-negative-audit.js';
 import type { RedisStores } from './open-stores.js';
@@ -50,13 +50,14 @@ export function wireUseCases(d: UseCaseDeps): UseCases {
     metrics,
     logger,
     intervalMs: config.snapshotIntervalMs,
+    horizon: () => products.horizon(),
     origin: (wm) => snapshotOrigin(products, wm),
   });
   closers.push('snapshotter (final snapshot)', () => snapshotter.close());
   const audit = new FalseNegativeAudit({
     sampleEvery: config.auditSampleEvery,
     maxPerSecond: config.auditMaxPerSecond,
-    exists: (id) => products.get(id) !== undefined,
+    exists: async (id) => (await products.get(id)) !== undefined,
     mayContain: (id) => active.filter.has(id),
     repair: (id) => active.add(id),
     logger,

@@ -1,7 +1,9 @@
 /**
  * The first-start import of PRODUCTS_FILE (one id per line) into an empty
- * product table, in one transaction: either the whole file is in the database
- * or none of it is, so a crash mid-import simply imports again next start.
+ * product table: the file is read, validated and de-duplicated here, then
+ * `store.importIds` writes the ids in ONE transaction: either the whole file is
+ * in the database or none of it is, so a crash mid-import simply imports
+ * again next start (and two processes starting at once import once).
  *
  * @example
  *   const result = await importProductsFile(store, config.productsFile, (ids) => filter.addAll(ids));
@@ -10,7 +12,7 @@
 import { readFile } from 'node:fs/promises';
 import { isUtf8 } from 'node:buffer';
 import { idProblem } from '../product.js';
-import type { ProductStore } from './products.js';
+import type { ProductStore } from './product-store.js';
 
 export interface ImportResult {
   /** Lines in the file, blank ones included (a final newline does not start a line). */
@@ -35,15 +37,12 @@ const REPLACEMENT_CHAR = '\ufffd';
  * rows or the file does not exist.
  *
  * After the transaction commits, calls `onChunk` with each chunk of the newly
- * inserted ids, in insertion order, awaiting each, so the caller can add them to
+ * inserted ids, in file order, awaiting each, so the caller can add them to
  * the filter. If `onChunk` rejects, the import rejects with that error but the
  * rows stay committed: the caller must then rebuild the filter from the database.
- *
- * The transaction is synchronous and holds the event loop (about 3.5 s for a
- * million ids), so run the import before the HTTP listener opens.
  */
 export async function importProductsFile(
-  store: ProductStore,
+  store: Pick<ProductStore, 'count' | 'importIds'>,
   path: string,
   onChunk: (ids: readonly string[]) => void | Promise<void>,
   chunkSize = 10_000,
@@ -52,7 +51,7 @@ export async function importProductsFile(
     throw new RangeError(`chunkSize must be a positive integer, got ${chunkSize}`);
   }
   const started = performance.now();
-  if (store.count() > 0) return null;
+  if ((await store.count()) > 0) return null;
 
   let data: Buffer;
   try {
@@ -65,31 +64,31 @@ export async function importProductsFile(
   let lines = 0;
   let duplicates = 0;
   let invalid = 0;
+  const seen = new Set<string>();
   const inserted: string[] = [];
-
-  const committed = store.transaction(() => {
-    // Checked again inside the transaction: rows may have arrived while the file was read.
-    if (store.count() > 0) return false;
-    for (let start = 0; start < data.length; ) {
-      let end = data.indexOf(NEWLINE, start);
-      if (end === -1) end = data.length;
-      const lineStart = start;
-      start = end + 1;
-      lines++;
-      // trim() also strips '\r' and a leading byte-order mark.
-      const id = data.toString('utf8', lineStart, end).trim();
-      if (id.length === 0) continue;
-      // The decoder turns malformed bytes into U+FFFD; only then is the byte check worth it.
-      if (idProblem(id) !== null || (id.includes(REPLACEMENT_CHAR) && !isUtf8(data.subarray(lineStart, end)))) {
-        invalid++;
-        continue;
-      }
-      if (store.insert({ id, name: `Product ${id}`, price: 0 }) === null) duplicates++;
-      else inserted.push(id);
+  for (let start = 0; start < data.length; ) {
+    let end = data.indexOf(NEWLINE, start);
+    if (end === -1) end = data.length;
+    const lineStart = start;
+    start = end + 1;
+    lines++;
+    // trim() also strips '\r' and a leading byte-order mark.
+    const id = data.toString('utf8', lineStart, end).trim();
+    if (id.length === 0) continue;
+    // The decoder turns malformed bytes into U+FFFD; only then is the byte check worth it.
+    if (idProblem(id) !== null || (id.includes(REPLACEMENT_CHAR) && !isUtf8(data.subarray(lineStart, end)))) {
+      invalid++;
+      continue;
     }
-    return true;
-  });
-  if (!committed) return null;
+    if (seen.has(id)) duplicates++;
+    else {
+      seen.add(id);
+      inserted.push(id);
+    }
+  }
+  seen.clear();
+  // Checked again inside the store's transaction: rows may have arrived while the file was read.
+  if ((await store.importIds(inserted)) === null) return null;
 
   for (let i = 0; i < inserted.length; i += chunkSize) {
     await onChunk(inserted.slice(i, i + chunkSize));

@@ -471,6 +471,10 @@ export class SqliteProductStore implements ProductStore {
         () => undefined,
       );
     }
+    // The read connection closes first, so the writer's is the last one and its
+    // close checkpoints the WAL into the file (a read-only last connection cannot).
+    this.#statements = undefined;
+    if (this.#reader?.open === true) this.#reader.close();
     const writer = this.#writer;
     if (writer !== undefined) {
       const exited = new Promise<void>((resolve) => writer.worker.once('exit', () => resolve()));
@@ -479,7 +483,5 @@ export class SqliteProductStore implements ProductStore {
       await exited;
     }
     this.#closed = true;
-    this.#statements = undefined;
-    if (this.#reader?.open === true) this.#reader.close();
   }
 }

@@ -21,8 +21,8 @@ export interface FalseNegativeAuditOptions {
   /** Check one rejection in this many; 0 turns the audit off. */
   readonly sampleEvery: number;
   readonly maxPerSecond: number;
-  /** The database: does the id exist? */
-  readonly exists: (id: string) => boolean;
+  /** The database: does the id exist? A rejection (database unavailable) skips the id: it is not a false negative. */
+  readonly exists: (id: string) => Promise<boolean>;
   /** The filter now (an id created since its rejection is not a false negative). */
   readonly mayContain: (id: string) => boolean;
   /** Adds the id to the filter(s). */
@@ -65,12 +65,22 @@ export class FalseNegativeAudit {
     return this.#queue.length;
   }
 
-  /** Checks the oldest queued id; returns true when it was a false negative. */
-  checkOne(): boolean {
+  /** Checks the oldest queued id; resolves true when it was a false negative. */
+  async checkOne(): Promise<boolean> {
     const id = this.#queue.shift();
     if (id === undefined) return false;
+    // Each query is bounded by DATABASE_TIMEOUT_MS, so at most maxPerSecond x that many are ever in flight.
+    let exists: boolean;
+    try {
+      exists = await this.#o.exists(id);
+    } catch (err) {
+      // No answer is not "absent": never count or repair on a database error.
+      this.#o.logger.debug('audit check skipped: the database did not answer', { err });
+      return false;
+    }
     this.checks++;
-    if (!this.#o.exists(id) || this.#o.mayContain(id)) return false;
+    // The filter is read now, after the answer: an id created meanwhile is in it.
+    if (!exists || this.#o.mayContain(id)) return false;
     this.falseNegatives++;
     this.#o.repair(id);
     this.#o.logger.error('FALSE NEGATIVE: the filter rejected an id the database has; added it to the filter', {
@@ -87,7 +97,7 @@ export class FalseNegativeAudit {
 
   start(): void {
     if (this.#o.sampleEvery === 0 || this.#cancel !== undefined) return;
-    this.#cancel = (this.#o.scheduler ?? realScheduler).every(this.intervalMs, () => this.checkOne());
+    this.#cancel = (this.#o.scheduler ?? realScheduler).every(this.intervalMs, () => void this.checkOne());
   }
 
   close(): void {

@@ -8,18 +8,21 @@
  *      (workers take their buffer from workerData at start, so new memory
  *      means new workers; no task has to carry a buffer);
  *   3. from now on creates add to both filters (ActiveFilter.beginNext);
- *   4. stream every row id, in keyset pages, to the new pool: the main thread
- *      only reads a page and packs it, then yields, so requests keep flowing;
- *      a few pages stay in flight so reading and hashing overlap;
- *   5. set the item count from the database and swap (one assignment on the
- *      main thread: the next lookup reads the new bits);
+ *   4. stream every row id (store.scanIds, keyset pages) to the new pool: the
+ *      main thread only reads a page and packs it, then yields, so requests
+ *      keep flowing; a few pages stay in flight so reading and hashing overlap;
+ *   5. set the item count from the OLD filter's item counter and swap, in one
+ *      synchronous step (the next lookup reads the new bits). Not from an
+ *      awaited count(): a create resolving between the count and the swap
+ *      would add to both filters' bits but only to the old filter's items;
  *   6. persist a grown capacity (so the next start sizes the filter the same
  *      and accepts its own snapshot), write a full snapshot, and close the
  *      old pool after its in-flight tasks.
  *
- * No id is ever missing: a row committed before step 3 is read by the scan
- * (rowids only grow, and the scan reads until no row is left), and a row
- * committed after it is added to the new filter by the create itself. Lookups
+ * No id is ever missing: a create reads the generations after its commit
+ * resolved (src/product-writes.ts), so a row whose commit resolved before step
+ * 3 was committed before the scan began and is read by it, and a row whose
+ * commit resolved after step 3 is added to the new filter by the create itself. Lookups
  * never wait: until step 5 they read the old filter, which still holds every
  * id, and after it the new one.
  *
@@ -36,7 +39,7 @@ import { computeFilterParams, MAX_CAPACITY } from '../filter/sizing.js';
 import type { Logger } from '../logger.js';
 import { addRowsThroughPool } from '../persistence/add-rows.js';
 import type { Metrics } from '../metrics/registry.js';
-import type { ProductStore } from '../store/products.js';
+import type { ProductStore } from '../store/product-store.js';
 
 /** Why a rebuild ran (the label of bloomgate_rebuild_triggers_total): POST /admin/rebuild, or a trigger in rebuild-triggers.ts. */
 export const REBUILD_REASONS = ['manual', 'stale', 'capacity', 'fpr'] as const;
@@ -72,7 +75,7 @@ export interface RebuildState {
 
 export interface FilterRebuilderOptions {
   readonly active: ActiveFilter;
-  readonly products: ProductStore;
+  readonly products: Pick<ProductStore, 'count' | 'scanIds' | 'putSetting'>;
   readonly threads: number;
   readonly logger: Logger;
   readonly metrics: Metrics;
@@ -121,12 +124,14 @@ export class FilterRebuilder {
     if (this.#running !== undefined || this.#closed) return false;
     const { logger, metrics, active } = this.#o;
     const fromCapacity = active.filter.layout.params.capacity;
-    const toCapacity = grownCapacity(fromCapacity, this.#o.products.count());
+    // Sized from the filter's item count (the rows it was told of); the scan's total follows from count() when it answers.
+    const rows = active.filter.items;
+    const toCapacity = grownCapacity(fromCapacity, rows);
     metrics.rebuildTriggers.inc({ reason });
     logger.warn(`filter rebuild triggered: ${reason}`, { reason, detail, fromCapacity, toCapacity });
     this.#current = { reason, detail, startedAt: Date.now(), finishedAt: null, ms: null, ok: null, error: null, fromCapacity, toCapacity, items: null };
     this.#scanned = 0;
-    this.#total = this.#o.products.count();
+    this.#total = rows;
     this.#running = this.#run(toCapacity).finally(() => {
       this.#running = undefined;
     });
@@ -147,6 +152,12 @@ export class FilterRebuilder {
     const pool = new FilterPool({ filter, threads: this.#o.threads, ...(this.#o.onWorkerError === undefined ? {} : { onWorkerError: this.#o.onWorkerError }) });
     try {
       active.beginNext({ filter, pool });
+      this.#o.products.count().then(
+        (n) => {
+          this.#total = n;
+        },
+        () => undefined,
+      );
       await this.#scan(pool);
     } catch (err) {
       const abandoned = active.abandonNext();
@@ -156,11 +167,15 @@ export class FilterRebuilder {
       logger.error('filter rebuild failed; the old filter stays in service', { err });
       return;
     }
-    // Synchronous from here to the swap: no create can run in between.
-    filter.setItems(products.count());
+    // Synchronous from here to the swap: no create can run in between, so the
+    // old filter's counter is exact (every create so far counted there once).
+    filter.setItems(active.filter.items);
     filter.markAllDirty(); // every shard is new: the next snapshot must write them all
     const retired = active.swap();
-    if (capacity !== old.params.capacity) products.putSetting(CAPACITY_SETTING, String(capacity));
+    if (capacity !== old.params.capacity) {
+      // So the next start sizes the filter as its snapshot was; a failure only costs that start a rebuild.
+      await products.putSetting(CAPACITY_SETTING, String(capacity)).catch((err: unknown) => logger.warn('could not store the grown capacity', { err }));
+    }
     this.#finish(started, true, undefined, filter.items);
     logger.info('filter rebuilt and swapped in', { ms: this.#last?.ms, items: filter.items, capacity, bits: layout.params.totalBits });
     metrics.rebuilds.inc({ result: 'ok' });
@@ -168,8 +183,9 @@ export class FilterRebuilder {
   }
 
   async #scan(pool: FilterPool): Promise<void> {
-    await addRowsThroughPool(this.#o.products, pool, 0, {
-      pageIds: this.#o.chunkIds ?? DEFAULT_CHUNK_IDS,
+    const pageIds = this.#o.chunkIds ?? DEFAULT_CHUNK_IDS;
+    await addRowsThroughPool(this.#o.products.scanIds(pageIds), pool, {
+      pageIds,
       maxInFlight: MAX_IN_FLIGHT,
       afterPage: async (ids) => {
         this.#scanned += ids;

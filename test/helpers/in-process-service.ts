@@ -30,11 +30,21 @@ export interface TestService {
   stop(): Promise<void>;
 }
 
-export async function startTestService(env: Record<string, string> = {}, dir = mkdtempSync(join(tmpdir(), 'bloomgate-svc-'))): Promise<TestService> {
+export interface TestServiceOptions {
+  /** DATABASE_URL: a `postgres://` URL runs on PostgreSQL (e.g. createTestDatabase().url); unset: SQLite in `dir`. */
+  readonly databaseUrl?: string;
+}
+
+export async function startTestService(
+  env: Record<string, string> = {},
+  dir = mkdtempSync(join(tmpdir(), 'bloomgate-svc-')),
+  options: TestServiceOptions = {},
+): Promise<TestService> {
   const config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
     DB_PATH: join(dir, 'products.db'),
+    ...(options.databaseUrl === undefined ? {} : { DATABASE_URL: options.databaseUrl }),
     PRODUCTS_FILE: join(dir, 'products.txt'),
     BLOOM_STATE_NAMESPACE: uniqueNamespace('svc'),
     WORKERS: '1',

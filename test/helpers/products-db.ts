@@ -14,6 +14,7 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { SCHEMA } from '../../src/store/sqlite-schema.js';
 
 export interface DatabaseSummary {
   /** SELECT count(*) FROM products */
@@ -63,6 +64,17 @@ export function inspectDatabase(dbPath: string): DatabaseSummary {
 /** Every id in the database, in seq order (from a copy). */
 export function allIds(dbPath: string): string[] {
   return withDatabaseCopy(dbPath, (db) => db.prepare('SELECT id FROM products ORDER BY seq').pluck().all() as string[]);
+}
+
+/** Creates the service's SQLite schema in a new (or existing) file, as the service would at start. */
+export function createSchema(dbPath: string): void {
+  const db = new Database(dbPath);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.exec(SCHEMA);
+  } finally {
+    db.close();
+  }
 }
 
 /** Inserts products in one transaction, as a second writer would (the service must be stopped). */

@@ -38,6 +38,11 @@ export interface ServerOptions {
   readonly dir?: string;
   /** Extra or overriding environment variables (BLOOM_CAPACITY, PRODUCTS_FILE, ...). */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * DATABASE_URL: a `postgres://` URL runs on PostgreSQL (e.g. createTestDatabase().url);
+   * unset: SQLite at `dbPath` in `dir`.
+   */
+  readonly databaseUrl?: string;
 }
 
 export interface LogLine {
@@ -110,6 +115,7 @@ export class ServerProcess {
     this.baseEnv = {
       HOST: '127.0.0.1',
       DB_PATH: this.dbPath,
+      ...(options.databaseUrl === undefined ? {} : { DATABASE_URL: options.databaseUrl }),
       // Absent on purpose: no import unless a test asks for one.
       PRODUCTS_FILE: join(this.dir, 'no-products-file.txt'),
       REDIS_URL: options.redisUrl,

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ProductStore } from '../../src/store/products.js';
+import { insertProducts } from '../helpers/products-db.js';
 import { RedisConnection } from '../../src/store/redis-connection.js';
 import { startTestService } from '../helpers/in-process-service.js';
 import { deleteNamespaceKeys, SHARED_REDIS_URL, uniqueNamespace } from '../helpers/redis-namespace.js';
@@ -33,9 +33,10 @@ describe('restart', () => {
     await first.close(); // final snapshot
 
     // Rows committed while no bloomgate ran (or after its last snapshot): only the database has them.
-    const store = ProductStore.open({ path: join(dir, 'products.db'), synchronous: 'normal' });
-    store.insertMany(Array.from({ length: 1000 }, (_, i) => ({ id: `late-${i}`, name: 'l', price: 2 })));
-    store.close();
+    insertProducts(
+      join(dir, 'products.db'),
+      Array.from({ length: 1000 }, (_, i) => `late-${i}`),
+    );
 
     const second = await startTestService(env, dir);
     try {

@@ -18,11 +18,10 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { idsNotFound } from '../helpers/bulk-lookup.js';
-import { inspectDatabase, insertProducts } from '../helpers/products-db.js';
+import { createSchema, inspectDatabase, insertProducts } from '../helpers/products-db.js';
 import { parseSamples } from '../helpers/prometheus-text.js';
 import { SHARED_REDIS_URL, deleteNamespaceKeys, uniqueNamespace } from '../helpers/redis-namespace.js';
 import { checkSnapshot, readSnapshot } from '../helpers/redis-snapshot.js';
-import { ProductStore } from '../../src/store/products.js';
 import { ServerProcess } from '../helpers/server-process.js';
 
 /** An hour: no periodic save, so which snapshot is in Redis is decided by the test, not by timing. */
@@ -111,7 +110,7 @@ describe('a snapshot of another database is not trusted', () => {
     // then served under the same namespace and seed.
     server = new ServerProcess({ redisUrl: SHARED_REDIS_URL, namespace, env });
     const second = Array.from({ length: 1_000 }, (_, i) => `SECOND-DB-${i}`);
-    ProductStore.open({ path: server.dbPath, synchronous: 'full' }).close(); // the schema
+    createSchema(server.dbPath);
     insertProducts(server.dbPath, second);
     await server.start();
     await server.waitHealthy();

@@ -3,39 +3,50 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { originMismatch, snapshotOrigin } from '../../src/persistence/snapshot-origin.js';
-import { ProductStore } from '../../src/store/products.js';
+import { SqliteProductStore } from '../../src/store/sqlite-product-store.js';
 
 const dirs: string[] = [];
-function store(): ProductStore {
+const stores: SqliteProductStore[] = [];
+async function store(): Promise<SqliteProductStore> {
   const dir = mkdtempSync(join(tmpdir(), 'bloomgate-origin-'));
   dirs.push(dir);
-  return ProductStore.open({ path: join(dir, 'p.db'), synchronous: 'normal' });
+  const s = await SqliteProductStore.open({ path: join(dir, 'p.db'), synchronous: 'normal' });
+  stores.push(s);
+  return s;
 }
-afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterEach(async () => {
+  await Promise.all(stores.splice(0).map((s) => s.close()));
+  dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true }));
+});
+
+const rows = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ id: `${prefix}-${i + 1}`, name: prefix, price: 1 }));
 
 describe('snapshot origin', () => {
-  it('accepts a snapshot of this database at a watermark it still has', () => {
-    const a = store();
-    a.insertMany([1, 2, 3].map((i) => ({ id: `a-${i}`, name: 'a', price: 1 })));
-    const origin = snapshotOrigin(a, 2);
-    a.insert({ id: 'later', name: 'l', price: 1 });
-    expect(originMismatch(a, origin, 2)).toBeNull();
-    expect(originMismatch(a, snapshotOrigin(a, 0), 0)).toBeNull();
+  it('accepts a snapshot of this database at a watermark it still has', async () => {
+    const a = await store();
+    await a.insertMany(rows('a', 3));
+    const origin = await snapshotOrigin(a, 3);
+    await a.insert({ id: 'later', name: 'l', price: 1 });
+    expect(await originMismatch(a, origin, 3)).toBeNull();
+    expect(await originMismatch(a, await snapshotOrigin(a, 0), 0)).toBeNull();
+    const atHorizon = await a.horizon();
+    expect(await originMismatch(a, await snapshotOrigin(a, atHorizon), atHorizon)).toBeNull();
   });
 
-  it('refuses another database, a missing origin, a watermark past the end, and a changed watermark row', () => {
-    const a = store();
-    const b = store();
-    a.insertMany([1, 2].map((i) => ({ id: `a-${i}`, name: 'a', price: 1 })));
-    b.insertMany([1, 2].map((i) => ({ id: `b-${i}`, name: 'b', price: 1 })));
-    expect(originMismatch(b, snapshotOrigin(a, 2), 2)).toBe('other_database');
-    expect(originMismatch(a, undefined, 2)).toBe('other_database');
-    expect(originMismatch(a, '{not json', 2)).toBe('other_database');
-    for (const notAnObject of ['null', '5', '"x"']) expect(originMismatch(a, notAnObject, 2)).toBe('other_database');
-    expect(originMismatch(a, snapshotOrigin(a, 2), 5)).toBe('ahead_of_database');
-    const origin = snapshotOrigin(a, 2);
-    a.delete('a-2');
-    a.insert({ id: 'a-new', name: 'n', price: 1 }); // rowid 3, but row 2 is gone
-    expect(originMismatch(a, origin, 2)).toBe('watermark_row_changed');
+  it('refuses another database, a missing origin, a watermark past the horizon, and a changed row before the watermark', async () => {
+    const a = await store();
+    const b = await store();
+    await a.insertMany(rows('a', 2));
+    await b.insertMany(rows('b', 2));
+    expect(await originMismatch(b, await snapshotOrigin(a, 3), 3)).toBe('other_database');
+    expect(await originMismatch(a, undefined, 3)).toBe('other_database');
+    expect(await originMismatch(a, '{not json', 3)).toBe('other_database');
+    for (const notAnObject of ['null', '5', '"x"']) expect(await originMismatch(a, notAnObject, 3)).toBe('other_database');
+    // A restored backup: the snapshot's watermark is past everything the database ever handed out.
+    expect(await originMismatch(a, await snapshotOrigin(a, 3), 6)).toBe('ahead_of_database');
+    const origin = await snapshotOrigin(a, 3); // last row before 3: a-2 (position 2)
+    await a.delete('a-2');
+    await a.insert({ id: 'a-new', name: 'n', price: 1 }); // position 3; the row before 3 is now a-1
+    expect(await originMismatch(a, origin, 3)).toBe('watermark_row_changed');
   });
 });

@@ -17,7 +17,7 @@ afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
 
-async function setup(url = uniqueMemoryUrl(), scheduler?: ManualScheduler) {
+async function setup(url = uniqueMemoryUrl(), scheduler?: ManualScheduler, horizon?: () => Promise<number>) {
   const redis = RedisConnection.open({ url, commandTimeoutMs: 300 });
   await redis.waitReady(2000);
   const filter = createFilter(10_000);
@@ -25,7 +25,7 @@ async function setup(url = uniqueMemoryUrl(), scheduler?: ManualScheduler) {
   const watermark = new Watermark(0);
   const metrics = new Metrics();
   const logger = createLogger('silent');
-  const snapshotter = new Snapshotter({ filter, store, redis, watermark, metrics, logger, intervalMs: 20, dataLossCheckMs: 50, ...(scheduler === undefined ? {} : { scheduler }) });
+  const snapshotter = new Snapshotter({ filter, store, redis, watermark, metrics, logger, intervalMs: 20, dataLossCheckMs: 50, ...(scheduler === undefined ? {} : { scheduler }), ...(horizon === undefined ? {} : { horizon }) });
   closers.push(async () => {
     await snapshotter.close();
     await redis.close();
@@ -37,13 +37,13 @@ describe('Snapshotter', () => {
   it('writes every shard first, then only the dirty ones, and the result always decodes to the live filter', async () => {
     const { filter, store, watermark, snapshotter } = await setup();
     for (let i = 0; i < 1000; i++) filter.add(sku(i));
-    watermark.applied(1000);
+    watermark.offer(1000);
     await snapshotter.save();
     expect(snapshotter.state).toMatchObject({ saves: 1, lastWatermark: 1000, dirtyShards: 0 });
     const fullBytes = snapshotter.state.lastBytes;
 
     filter.add('one-more');
-    watermark.applied(1001);
+    watermark.offer(1001);
     await snapshotter.save();
     const incrementalBytes = snapshotter.state.lastBytes;
     expect(incrementalBytes).toBeLessThan(fullBytes / 10);
@@ -64,7 +64,7 @@ describe('Snapshotter', () => {
     await snapshotter.save();
     for (let i = 0; i < 50; i++) {
       filter.add(`w-${i}`);
-      watermark.applied(i + 1);
+      watermark.offer(i + 1);
       snapshotter.notifyWrite();
     }
     expect(scheduler.pending).toBe(1); // one debounce timer for all 50 writes
@@ -75,16 +75,26 @@ describe('Snapshotter', () => {
     expect(snapshotter.state.saves).toBe(2);
   });
 
-  it('never records a watermark above a batch still being added', async () => {
-    const { watermark, snapshotter } = await setup();
-    watermark.applied(10);
-    const token = watermark.beginPending(11, 20);
-    watermark.applied(21);
+  it('offers the store horizon before each save, and never records it while a write begun before it is still in flight', async () => {
+    let horizon = 10;
+    let fail = false;
+    const { watermark, snapshotter } = await setup(uniqueMemoryUrl(), undefined, async () => {
+      if (fail) throw new Error('database down');
+      return horizon;
+    });
     await snapshotter.save();
     expect(snapshotter.state.lastWatermark).toBe(10);
-    watermark.endPending(token);
+    const token = watermark.begin(); // a create sent: its row may commit below the next horizon
+    horizon = 21;
+    await snapshotter.save();
+    expect(snapshotter.state.lastWatermark).toBe(10);
+    watermark.end(token); // its id is in the filter
     await snapshotter.save();
     expect(snapshotter.state.lastWatermark).toBe(21);
+    fail = true; // a database that does not answer leaves the watermark where it is
+    horizon = 30;
+    await snapshotter.save();
+    expect(watermark.value).toBe(21);
   });
 
   it('notices Redis restarting empty and writes a full snapshot by itself', async () => {

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { importProductsFile } from '../../src/store/product-import.js';
-import { ProductStore } from '../../src/store/products.js';
+import { SqliteProductStore } from '../../src/store/sqlite-product-store.js';
 import { sku } from '../helpers/ids.js';
 
 let dir: string;
-let store: ProductStore;
+let store: SqliteProductStore;
 
 function writeIds(name: string, content: string | Buffer): string {
   const file = join(dir, name);
@@ -21,13 +21,15 @@ function collector(): { chunks: string[][]; onChunk: (ids: readonly string[]) =>
   return { chunks, onChunk: (ids) => void chunks.push([...ids]) };
 }
 
-beforeEach(() => {
+const open = (name: string): Promise<SqliteProductStore> => SqliteProductStore.open({ path: join(dir, name), synchronous: 'full' });
+
+beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'bloomgate-import-'));
-  store = ProductStore.open({ path: join(dir, 'products.db'), synchronous: 'full' });
+  store = await open('products.db');
 });
 
-afterEach(() => {
-  store.close();
+afterEach(async () => {
+  await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -42,17 +44,17 @@ describe('importProductsFile', () => {
     expect(result).toMatchObject({ lines: 10, imported: 4, duplicates: 2, invalid: 2 });
     expect(result?.ms).toBeGreaterThanOrEqual(0);
     expect(chunks).toEqual([['SKU-1', 'SKU-2'], ['SKU-3', 'é'.repeat(128)]]);
-    expect(store.count()).toBe(4);
-    expect(store.get('SKU-3')).toMatchObject({ id: 'SKU-3', name: 'Product SKU-3', price: 0 });
+    expect(await store.count()).toBe(4);
+    expect(await store.get('SKU-3')).toMatchObject({ id: 'SKU-3', name: 'Product SKU-3', price: 0 });
   });
 
   it('counts lines like wc -l, plus a last line without a newline', async () => {
     expect(await importProductsFile(store, writeIds('a.txt', 'a\nb\n'), () => {})).toMatchObject({ lines: 2, imported: 2 });
-    store.close();
-    store = ProductStore.open({ path: join(dir, 'second.db'), synchronous: 'full' });
+    await store.close();
+    store = await open('second.db');
     expect(await importProductsFile(store, writeIds('b.txt', 'a\nb'), () => {})).toMatchObject({ lines: 2, imported: 2 });
-    store.close();
-    store = ProductStore.open({ path: join(dir, 'third.db'), synchronous: 'full' });
+    await store.close();
+    store = await open('third.db');
     expect(await importProductsFile(store, writeIds('c.txt', ''), () => {})).toMatchObject({ lines: 0, imported: 0 });
   });
 
@@ -60,15 +62,15 @@ describe('importProductsFile', () => {
     const file = writeIds('utf8.txt', Buffer.concat([Buffer.from('ok\nbad'), Buffer.from([0xc3, 0x28]), Buffer.from('\nreal\ufffd\n')]));
     const result = await importProductsFile(store, file, () => {});
     expect(result).toMatchObject({ lines: 3, imported: 2, invalid: 1 });
-    expect(store.get('real\ufffd')).toBeDefined();
+    expect(await store.get('real\ufffd')).toBeDefined();
   });
 
   it('imports only into an empty store', async () => {
-    store.insert({ id: 'existing', name: 'n', price: 1 });
+    await store.insert({ id: 'existing', name: 'n', price: 1 });
     const { chunks, onChunk } = collector();
     expect(await importProductsFile(store, writeIds('ids.txt', 'a\nb\n'), onChunk)).toBeNull();
     expect(chunks).toEqual([]);
-    expect(store.count()).toBe(1);
+    expect(await store.count()).toBe(1);
   });
 
   it('returns null when the file does not exist', async () => {
@@ -86,7 +88,7 @@ describe('importProductsFile', () => {
       store,
       file,
       async (ids) => {
-        expect(store.get(ids[0] ?? '')).toBeDefined(); // committed and readable
+        expect(await store.get(ids[0] ?? '')).toBeDefined(); // committed and readable
         await new Promise((resolve) => setTimeout(resolve, 5));
         seen.push(...ids);
       },
@@ -105,12 +107,12 @@ describe('importProductsFile', () => {
     });
     expect(result).toMatchObject({ lines: n, imported: n, duplicates: 0, invalid: 0 });
     expect(received).toBe(n);
-    expect(store.count()).toBe(n);
-    for (const i of [0, 1, 4_242, 500_000, n - 1]) expect(store.get(ids[i] ?? '')).toMatchObject({ id: ids[i], rowid: i + 1 });
+    expect(await store.count()).toBe(n);
+    for (const i of [0, 1, 4_242, 500_000, n - 1]) expect(await store.get(ids[i] ?? '')).toMatchObject({ id: ids[i] });
 
     const started = performance.now();
     const reps = 1_000;
-    for (let i = 0; i < reps; i++) store.count();
+    for (let i = 0; i < reps; i++) await store.count();
     const countUs = ((performance.now() - started) * 1000) / reps;
     console.log(`import of ${n} ids: ${result?.ms} ms; count() at ${n} rows: ${countUs.toFixed(1)} us`);
   });

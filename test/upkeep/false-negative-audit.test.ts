@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DatabaseUnavailableError } from '../../src/errors.js';
 import { FalseNegativeAudit } from '../../src/upkeep/false-negative-audit.js';
 import { createLogger } from '../../src/logger.js';
 import { ManualScheduler } from '../helpers/manual-scheduler.js';
@@ -8,7 +9,10 @@ function setup(sampleEvery: number, inDatabase: Set<string>, inFilter = new Set<
   const audit = new FalseNegativeAudit({
     sampleEvery,
     maxPerSecond: 5,
-    exists: (id) => inDatabase.has(id),
+    exists: async (id) => {
+      if (id === 'db-down') throw new DatabaseUnavailableError('no answer');
+      return inDatabase.has(id);
+    },
     mayContain: (id) => inFilter.has(id),
     repair: (id) => inFilter.add(id),
     logger: createLogger('info', (line) => lines.push(line)),
@@ -24,12 +28,12 @@ describe('FalseNegativeAudit', () => {
     expect(audit.queued).toBe(3);
   });
 
-  it('finds, counts, logs at error level and repairs an id the database has', () => {
+  it('finds, counts, logs at error level and repairs an id the database has', async () => {
     const { audit, lines, inFilter } = setup(1, new Set(['planted']));
     audit.sample('nope');
     audit.sample('planted');
-    expect(audit.checkOne()).toBe(false);
-    expect(audit.checkOne()).toBe(true);
+    expect(await audit.checkOne()).toBe(false);
+    expect(await audit.checkOne()).toBe(true);
     expect(audit).toMatchObject({ checks: 2, falseNegatives: 1 });
     expect(inFilter.has('planted')).toBe(true);
     const logged = JSON.parse(lines.at(-1)!) as Record<string, unknown>;
@@ -37,11 +41,19 @@ describe('FalseNegativeAudit', () => {
     expect(String(logged.msg)).toContain('FALSE NEGATIVE');
   });
 
-  it('does not report an id created after its rejection (the filter has it by the time of the check)', () => {
+  it('does not report an id created after its rejection (the filter has it by the time of the check)', async () => {
     const { audit } = setup(1, new Set(['late']), new Set(['late']));
     audit.sample('late');
-    expect(audit.checkOne()).toBe(false);
+    expect(await audit.checkOne()).toBe(false);
     expect(audit.falseNegatives).toBe(0);
+  });
+
+  it('skips an id the database could not check: no answer is not a false negative', async () => {
+    const { audit, inFilter } = setup(1, new Set());
+    audit.sample('db-down');
+    expect(await audit.checkOne()).toBe(false);
+    expect(audit).toMatchObject({ checks: 0, falseNegatives: 0, queued: 0 });
+    expect(inFilter.has('db-down')).toBe(false);
   });
 
   it('bounds its queue and is off when sampleEvery is 0', () => {
@@ -55,6 +67,9 @@ describe('FalseNegativeAudit', () => {
   });
 });
 
+/** Lets the checks' database answers (resolved promises) arrive. */
+const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 describe('FalseNegativeAudit on its timer', () => {
   function timed(maxPerSecond: number, sampleEvery = 1) {
     const scheduler = new ManualScheduler();
@@ -62,7 +77,7 @@ describe('FalseNegativeAudit on its timer', () => {
     const audit = new FalseNegativeAudit({
       sampleEvery,
       maxPerSecond,
-      exists: (id) => id === 'planted',
+      exists: async (id) => id === 'planted',
       mayContain: (id) => inFilter.has(id),
       repair: (id) => inFilter.add(id),
       logger: createLogger('silent'),
@@ -71,21 +86,24 @@ describe('FalseNegativeAudit on its timer', () => {
     return { audit, scheduler, inFilter };
   }
 
-  it('checks at most maxPerSecond queued ids a second, and repairs on its own', () => {
+  it('checks at most maxPerSecond queued ids a second, and repairs on its own', async () => {
     const { audit, scheduler, inFilter } = timed(5);
     for (let i = 0; i < 9; i++) audit.sample(`absent-${i}`);
     audit.sample('planted');
     audit.start();
     scheduler.advance(999);
+    await settle();
     expect(audit.checks).toBe(4); // at 200, 400, 600, 800 ms
     scheduler.advance(1);
+    await settle();
     expect(audit.checks).toBe(5);
     scheduler.advance(1000);
+    await settle();
     expect(audit).toMatchObject({ checks: 10, falseNegatives: 1, queued: 0 });
     expect(inFilter.has('planted')).toBe(true);
   });
 
-  it('stops checking once closed, and never starts when sampling is off', () => {
+  it('stops checking once closed, and never starts when sampling is off', async () => {
     const { audit, scheduler } = timed(10);
     audit.sample('a');
     audit.sample('b');
@@ -95,6 +113,7 @@ describe('FalseNegativeAudit on its timer', () => {
     scheduler.advance(100);
     audit.close();
     scheduler.advance(10_000);
+    await settle();
     expect(audit.checks).toBe(1);
     expect(scheduler.pending).toBe(0);
     const off = timed(10, 0);

@@ -52,7 +52,9 @@ describe('AckBarrier with three instances', () => {
     await dead.renew(); // registered once, then never renews again (kill -9)
     const entry = await feed.publish({ op: 'create', ids: ['p'], position: 1 });
     alive.setApplied(entry);
-    const result = await barrier.waitApplied(entry, clock() + 10 * TTL_MS);
+    const started = clock();
+    const result = await barrier.waitApplied(entry, started + 10 * TTL_MS);
+    console.log(`[ack-barrier] a dead instance held the write for ${(clock() - started).toFixed(0)} ms with a ${TTL_MS} ms lease`);
     expect(result).toEqual({ acknowledged: true });
     // Acknowledging earlier would leave a live filter that may reject 'p'.
     expect(await client.pttl(clusterKeys(ns).lease('dead'))).toBe(-2);

@@ -156,7 +156,7 @@ describe('graceful shutdown', () => {
     const { header, problems } = checkSnapshot(await readSnapshot(redis, namespace));
     expect(problems, 'the final snapshot').toEqual([]);
     expect(header?.savedAtMs ?? 0, 'snapshot written after SIGTERM').toBeGreaterThanOrEqual(sigtermAt);
-    expect(header?.watermark, 'final snapshot watermark = max rowid').toBe(db.maxSeq);
+    expect(header?.watermark, 'final snapshot watermark = one past the max rowid (every position below it is in the filter)').toBe(db.maxSeq + 1);
     expect(header?.items, 'final snapshot items = rows').toBe(db.rows);
     expect(existsSync(`${server.dbPath}-wal`), 'the WAL is gone: SQLite was closed cleanly').toBe(false);
 

@@ -21,6 +21,8 @@ export interface ClusterKeys {
   readonly snapshotFenceCounter: string;
   readonly snapshotFence: string;
   lease(instanceId: string): string;
+  /** Cross-instance single flight for one id's database lookup. */
+  flight(id: string): string;
 }
 
 export function clusterKeys(namespace: string): ClusterKeys {
@@ -34,5 +36,6 @@ export function clusterKeys(namespace: string): ClusterKeys {
     snapshotFenceCounter: `bloom:snapshot-fence-counter:${namespace}`,
     snapshotFence: `bloom:snapshot-fence:${namespace}`,
     lease: (instanceId) => `bloom:lease:${namespace}:${instanceId}`,
+    flight: (id) => `bloom:flight:${namespace}:${id}`,
   };
 }

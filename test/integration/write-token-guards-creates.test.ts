@@ -26,7 +26,8 @@ describe('with WRITE_TOKEN set', () => {
   });
 
   it('answers 401 write_unauthorized to creates without bearer credentials, naming the header', async () => {
-    for (const headers of [{}, { authorization: WRITE_TOKEN }, { authorization: `Basic ${WRITE_TOKEN}` }, { authorization: 'Bearer ' }]) {
+    const missingOrMalformed: Record<string, string>[] = [{}, { authorization: WRITE_TOKEN }, { authorization: `Basic ${WRITE_TOKEN}` }, { authorization: 'Bearer ' }];
+    for (const headers of missingOrMalformed) {
       for (const [path, body] of [['/products', product('NO-TOKEN')], ['/products/batch', batch('NO-TOKEN-B')]] as const) {
         const res = await svc.request(path, { method: 'POST', headers, body });
         expect(res.status, `${path} ${JSON.stringify(headers)}`).toBe(401);

@@ -52,6 +52,8 @@ export class Watermark {
   /** Tokens begun and not ended; a Set iterates in insertion order, i.e. ascending. */
   readonly #inFlight = new Set<number>();
   #candidates: Candidate[] = [];
+  /** Callers of writesEnded(), each waiting for every token up to its lastToken. */
+  #waiters: { readonly lastToken: number; readonly resolve: () => void }[] = [];
 
   constructor(initial: Position) {
     this.#value = initial;
@@ -88,16 +90,33 @@ export class Watermark {
     return this.#value;
   }
 
+  /**
+   * Resolves once every write begun so far has ended (its ids in the filter,
+   * or failed). The audit waits for it after a database answer: a row it saw
+   * may belong to a create whose filter add has not run yet.
+   */
+  writesEnded(): Promise<void> {
+    const lastToken = this.#nextToken - 1;
+    if (this.#oldestInFlight() > lastToken) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ lastToken, resolve }));
+  }
+
   /** Writes begun and not yet ended. */
   get inFlight(): number {
     return this.#inFlight.size;
   }
 
+  #oldestInFlight(): number {
+    for (const token of this.#inFlight) return token;
+    return Infinity;
+  }
+
   #promote(): void {
-    let oldest = Infinity;
-    for (const token of this.#inFlight) {
-      oldest = token;
-      break;
+    const oldest = this.#oldestInFlight();
+    if (this.#waiters.length > 0) {
+      const still = this.#waiters.filter((w) => w.lastToken >= oldest);
+      for (const w of this.#waiters) if (w.lastToken < oldest) w.resolve();
+      this.#waiters = still;
     }
     const waiting: Candidate[] = [];
     for (const c of this.#candidates) {

@@ -58,6 +58,7 @@ export function wireUseCases(d: UseCaseDeps): UseCases {
     sampleEvery: config.auditSampleEvery,
     maxPerSecond: config.auditMaxPerSecond,
     exists: async (id) => (await products.get(id)) !== undefined,
+    writesEnded: () => watermark.writesEnded(),
     mayContain: (id) => active.filter.has(id),
     repair: (id) => active.add(id),
     logger,

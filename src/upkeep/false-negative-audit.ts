@@ -23,6 +23,12 @@ export interface FalseNegativeAuditOptions {
   readonly maxPerSecond: number;
   /** The database: does the id exist? A rejection (database unavailable) skips the id: it is not a false negative. */
   readonly exists: (id: string) => Promise<boolean>;
+  /**
+   * Resolves when every create begun so far has its ids in the filter
+   * (Watermark.writesEnded): awaited after the database answered, so a row of
+   * a create whose filter add has not run yet is not taken for a false negative.
+   */
+  readonly writesEnded?: () => Promise<void>;
   /** The filter now (an id created since its rejection is not a false negative). */
   readonly mayContain: (id: string) => boolean;
   /** Adds the id to the filter(s). */
@@ -79,8 +85,10 @@ export class FalseNegativeAudit {
       return false;
     }
     this.checks++;
-    // The filter is read now, after the answer: an id created meanwhile is in it.
-    if (!exists || this.#o.mayContain(id)) return false;
+    if (!exists) return false;
+    await this.#o.writesEnded?.();
+    // The filter is read now, after the answer and the creates in flight: an id created meanwhile is in it.
+    if (this.#o.mayContain(id)) return false;
     this.falseNegatives++;
     this.#o.repair(id);
     this.#o.logger.error('FALSE NEGATIVE: the filter rejected an id the database has; added it to the filter', {

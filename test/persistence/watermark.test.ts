@@ -61,4 +61,19 @@ describe('Watermark', () => {
     w.end(t);
     expect(w.value).toBe(500);
   });
+
+  it('tells when every write begun so far has ended, whatever begins after', async () => {
+    const w = new Watermark(0);
+    await w.writesEnded(); // none in flight
+    const a = w.begin();
+    let ended = false;
+    const waiting = w.writesEnded().then(() => void (ended = true));
+    const later = w.begin();
+    await Promise.resolve();
+    expect(ended).toBe(false);
+    w.end(a);
+    await waiting;
+    expect(ended).toBe(true);
+    w.end(later);
+  });
 });

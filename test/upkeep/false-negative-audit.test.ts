@@ -48,6 +48,27 @@ describe('FalseNegativeAudit', () => {
     expect(audit.falseNegatives).toBe(0);
   });
 
+  it('waits for creates in flight before reading the filter: a row whose filter add is still to come is no false negative', async () => {
+    const inFilter = new Set<string>();
+    let endWrites: (() => void) | undefined;
+    const audit = new FalseNegativeAudit({
+      sampleEvery: 1,
+      maxPerSecond: 5,
+      exists: async () => true, // the database already has the create's row
+      writesEnded: () => new Promise<void>((resolve) => (endWrites = resolve)),
+      mayContain: (id) => inFilter.has(id),
+      repair: (id) => inFilter.add(id),
+      logger: createLogger('silent'),
+    });
+    audit.sample('racing');
+    const checked = audit.checkOne();
+    await waitForCondition(() => endWrites !== undefined);
+    inFilter.add('racing'); // the create's filter add runs, then its token ends
+    endWrites!();
+    expect(await checked).toBe(false);
+    expect(audit.falseNegatives).toBe(0);
+  });
+
   it('skips an id the database could not check: no answer is not a false negative', async () => {
     const { audit, inFilter } = setup(1, new Set());
     audit.sample('db-down');
@@ -66,6 +87,10 @@ describe('FalseNegativeAudit', () => {
     expect(off.queued).toBe(0);
   });
 });
+
+async function waitForCondition(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((resolve) => setImmediate(resolve));
+}
 
 /** Lets the checks' database answers (resolved promises) arrive. */
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

@@ -104,18 +104,20 @@ export function openProductsWithRetry(o: OpenProductsOptions, firstError: Databa
   let wake: (() => void) | undefined;
   const opened = (async () => {
     let delay = OPEN_RETRY_FIRST_MS;
+    const closedError = (): Error => new Error('closed before the product database answered');
     for (;;) {
+      if (cancelled) throw closedError();
       o.logger.warn('product database unavailable at start; retrying', { retryInMs: delay, database: describeDatabase(o.config), err: waiting });
       await new Promise<void>((resolve) => {
         wake = resolve;
         cancelTimer = scheduler.after(delay, resolve);
       });
-      if (cancelled) throw new Error('closed before the product database answered');
+      if (cancelled) throw closedError();
       try {
         const result = await openProducts(o);
         if (cancelled) {
           await result.products.close();
-          throw new Error('closed before the product database answered');
+          throw closedError();
         }
         waiting = null;
         return result;

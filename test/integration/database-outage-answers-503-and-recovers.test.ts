@@ -54,6 +54,24 @@ async function call(port: number, method: string, path: string, body?: unknown):
 }
 
 describe('the product database going away', () => {
+  it('closes promptly while still waiting for an unreachable database at start', { timeout: 30_000 }, async () => {
+    dir = mkdtempSync(join(tmpdir(), 'bloomgate-outage-'));
+    const config = loadConfig({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere', // nothing listens: connections are refused
+      DATABASE_TIMEOUT_MS: String(TIMEOUT_MS),
+      PRODUCTS_FILE: join(dir, 'none.txt'),
+      REDIS_URL: 'memory://',
+      BLOOM_STATE_NAMESPACE: uniqueNamespace('outage'),
+      WORKERS: '1',
+    });
+    const waiting = await startService(config, createLogger('silent'));
+    expect(await call(waiting.port, 'GET', '/health')).toMatchObject({ status: 503, body: { status: 'starting', reason: 'database_unavailable' } });
+    await waiting.close(); // must not wait for the database
+    await expect(waiting.ready).rejects.toThrow(/closed before the product database answered/);
+  });
+
   it('answers 503 database_unavailable (never 404), refuses creates, says degraded, and recovers without a restart', { timeout: 60_000 }, async () => {
     db = await createTestDatabase();
     const target = new URL(db.url);

@@ -43,6 +43,11 @@ export interface ServerOptions {
    * unset: SQLite at `dbPath` in `dir`.
    */
   readonly databaseUrl?: string;
+  /**
+   * A fixed port for every start instead of a fresh free one: several servers
+   * on ONE port (uWebSockets.js sets SO_REUSEPORT, the kernel spreads connections).
+   */
+  readonly port?: number;
 }
 
 export interface LogLine {
@@ -99,6 +104,7 @@ export class ServerProcess {
   /** Every captured line of every start, in order. */
   readonly logs: LogLine[] = [];
   private readonly ownsDir: boolean;
+  private readonly fixedPort: number | undefined;
   private readonly baseEnv: Record<string, string>;
   private child: ChildProcess | undefined;
   private closed: Promise<ExitInfo> | undefined;
@@ -108,6 +114,7 @@ export class ServerProcess {
 
   constructor(options: ServerOptions) {
     this.ownsDir = options.dir === undefined;
+    this.fixedPort = options.port;
     this.dir = options.dir ?? mkdtempSync(join(tmpdir(), 'bloomgate-server-'));
     this.dbPath = join(this.dir, 'products.db');
     this.namespace = options.namespace;
@@ -178,7 +185,7 @@ export class ServerProcess {
   async start(env: Readonly<Record<string, string>> = {}): Promise<void> {
     if (this.isRunning) throw new Error('the server is already running');
     Object.assign(this.baseEnv, env);
-    this.portValue = await freePort();
+    this.portValue = this.fixedPort ?? (await freePort());
     this.runValue++;
     this.lastExitValue = undefined;
     const run = this.runValue;

@@ -10,6 +10,9 @@
  *   proxy.blackhole(true);   // everything in flight and after it hangs
  *   proxy.blackhole(false);  // new connections work again (held ones are cut)
  *   await proxy.close();
+ *
+ *   const slow = await startTcpProxy(redis.port, { delayMs: 20 }); // a Redis answering slowly
+ *   slow.setDelay(0);        // later bytes go through at once again
  */
 import { connect, createServer, type Socket } from 'node:net';
 
@@ -17,10 +20,38 @@ export interface TcpProxy {
   readonly port: number;
   /** true: swallow all data and accept new connections without connecting upstream. false: cut held connections and forward again. */
   blackhole(on: boolean): void;
+  /** Holds every chunk (both directions) this long before forwarding it; 0: forward at once. */
+  setDelay(ms: number): void;
   close(): Promise<void>;
 }
 
-export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+export interface TcpProxyOptions {
+  /** Initial delay of every chunk in each direction (ms); default 0. */
+  readonly delayMs?: number;
+}
+
+/**
+ * Writes `chunk` to `to` after the delay, never before a chunk queued earlier on
+ * the same path: a byte stream must stay in order even when the delay shrinks.
+ */
+function delayedWriter(to: Socket, delay: () => number, holding: () => boolean): (chunk: Buffer) => void {
+  let lastRelease = 0;
+  return (chunk) => {
+    const ms = delay();
+    if (ms <= 0 && lastRelease <= performance.now()) {
+      if (!holding()) to.write(chunk);
+      return;
+    }
+    const release = Math.max(performance.now() + ms, lastRelease);
+    lastRelease = release;
+    setTimeout(() => {
+      if (!holding() && !to.destroyed) to.write(chunk);
+    }, release - performance.now());
+  };
+}
+
+export async function startTcpProxy(targetPort: number, options: TcpProxyOptions = {}): Promise<TcpProxy> {
+  let delayMs = options.delayMs ?? 0;
   let holding = false;
   const sockets = new Set<Socket>();
   const track = (s: Socket): void => {
@@ -36,11 +67,14 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     }
     const upstream = connect(targetPort, '127.0.0.1');
     track(upstream);
-    client.on('data', (chunk) => {
-      if (!holding) upstream.write(chunk);
+    const isHolding = (): boolean => holding;
+    const toUpstream = delayedWriter(upstream, () => delayMs, isHolding);
+    const toClient = delayedWriter(client, () => delayMs, isHolding);
+    client.on('data', (chunk: Buffer) => {
+      if (!holding) toUpstream(chunk);
     });
-    upstream.on('data', (chunk) => {
-      if (!holding) client.write(chunk);
+    upstream.on('data', (chunk: Buffer) => {
+      if (!holding) toClient(chunk);
     });
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => {
@@ -59,6 +93,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     blackhole(on: boolean) {
       if (holding && !on) for (const s of sockets) s.destroy();
       holding = on;
+    },
+    setDelay(ms: number) {
+      delayMs = ms;
     },
     close() {
       for (const s of sockets) s.destroy();

@@ -98,6 +98,7 @@ const insertStmt = db.prepare<[string, string, number, number]>(
   'INSERT INTO products (id, name, price, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
 );
 const deleteStmt = db.prepare<[string]>('DELETE FROM products WHERE id = ?');
+const updateStmt = db.prepare<[string, number, string]>('UPDATE products SET name = ?, price = ? WHERE id = ?');
 const getStmt = db.prepare<[string], { rowid: number; id: string; name: string; price: number; created_at: number }>(
   'SELECT rowid, id, name, price, created_at FROM products WHERE id = ?',
 );
@@ -273,6 +274,8 @@ function apply(request: WriterRequest, now: number): unknown {
       });
     case 'delete':
       return deleteStmt.run(request.id).changes === 1;
+    case 'update':
+      return updateStmt.run(request.product.name, request.product.price, request.product.id).changes === 1;
     case 'initSetting':
       initSettingStmt.run(request.key, request.value);
       return settingStmt.get(request.key) ?? request.value;

@@ -39,6 +39,7 @@ export function trackHealth(store: ProductStore, health: Health): ProductStore {
     insert: (product: Product): Promise<CreatedRow | null> => track(store.insert(product)),
     insertMany: (products: readonly Product[]): Promise<BatchInsertResult> => track(store.insertMany(products)),
     delete: (id: string): Promise<boolean> => track(store.delete(id)),
+    update: (product: Product): Promise<boolean> => track(store.update(product)),
     count: (): Promise<number> => track(store.count()),
     scanIds: (pageSize: number) => pages(store.scanIds(pageSize)),
     idsFrom: (from: Position, pageSize: number) => pages(store.idsFrom(from, pageSize)),

@@ -107,6 +107,7 @@ const SQL = {
            ON CONFLICT (id) DO NOTHING RETURNING id, xid::text AS xid`,
   },
   delete: { name: 'bg_delete', text: 'DELETE FROM products WHERE id = $1' },
+  update: { name: 'bg_update', text: 'UPDATE products SET name = $2, price = $3 WHERE id = $1' },
   count: { name: 'bg_count', text: 'SELECT coalesce(sum(delta), 0)::float8 AS items, count(*)::int AS rows FROM product_count_deltas' },
   compactCount: {
     name: 'bg_compact_count',
@@ -353,6 +354,11 @@ export class PostgresProductStore implements ProductStore {
 
   async delete(id: string): Promise<boolean> {
     const { rowCount } = await this.#query('delete', { ...SQL.delete, values: [id] });
+    return rowCount === 1;
+  }
+
+  async update(product: Product): Promise<boolean> {
+    const { rowCount } = await this.#query('update', { ...SQL.update, values: [product.id, product.name, product.price] });
     return rowCount === 1;
   }
 

@@ -56,6 +56,12 @@ export interface ProductStore {
   insertMany(products: readonly Product[]): Promise<BatchInsertResult>;
   /** Removes the row; true if it existed. */
   delete(id: string): Promise<boolean>;
+  /**
+   * Replaces the name and price of an existing row, durably; false when the id
+   * does not exist (nothing written). The row keeps its id, position and
+   * creation time: the filter and the watermark need nothing.
+   */
+  update(product: Product): Promise<boolean>;
   count(): Promise<number>;
 
   /** Every id, in pages of at most `pageSize` (none empty). Rows committed during the scan may or may not appear. */

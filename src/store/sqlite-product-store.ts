@@ -320,6 +320,11 @@ export class SqliteProductStore implements ProductStore {
     return this.#call({ seq: this.#next(), op: 'delete', id });
   }
 
+  update(product: Product): Promise<boolean> {
+    const { id, name, price } = product;
+    return this.#call({ seq: this.#next(), op: 'update', product: { id, name, price } });
+  }
+
   async count(): Promise<number> {
     return this.#reads().count.get() ?? 0;
   }

@@ -21,6 +21,7 @@ export type WriterRequest =
   | { readonly seq: number; readonly op: 'insert'; readonly product: ProductFields }
   | { readonly seq: number; readonly op: 'insertMany'; readonly products: readonly ProductFields[] }
   | { readonly seq: number; readonly op: 'delete'; readonly id: string }
+  | { readonly seq: number; readonly op: 'update'; readonly product: ProductFields }
   | { readonly seq: number; readonly op: 'initSetting'; readonly key: string; readonly value: string }
   | { readonly seq: number; readonly op: 'putSetting'; readonly key: string; readonly value: string }
   /** Ids packed as in src/filter/id-batch.ts, the buffer moved (not copied). */

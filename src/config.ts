@@ -75,6 +75,16 @@ export interface Config {
   readonly auditSampleEvery: number;
   /** At most this many audit queries per second. */
   readonly auditMaxPerSecond: number;
+  /**
+   * The in-process cache of hot products in front of Redis (src/cache/): at
+   * most this many entries (0: off). Only with a real Redis: invalidation needs
+   * its client-side-caching tracking, so memory:// leaves it off.
+   */
+  readonly localCacheEntries: number;
+  /** At most this many response-body bytes in the local cache. */
+  readonly localCacheBytes: number;
+  /** A local entry older than this is dropped (a backstop to invalidation). */
+  readonly localCacheMaxAgeMs: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -222,6 +232,9 @@ export function loadConfig(env: Env): Config {
     rebuildStaleRatio: r.openInterval('REBUILD_STALE_RATIO', 0.1, 0, 1),
     auditSampleEvery: r.integer('AUDIT_SAMPLE_EVERY', 1000, 0, 1_000_000_000),
     auditMaxPerSecond: r.integer('AUDIT_MAX_PER_SECOND', 5, 1, 100),
+    localCacheEntries: r.integer('LOCAL_CACHE_ENTRIES', 10_000, 0, 10_000_000),
+    localCacheBytes: r.integer('LOCAL_CACHE_BYTES', 16 * 1024 * 1024, 1024, 2 ** 40),
+    localCacheMaxAgeMs: r.integer('LOCAL_CACHE_MAX_AGE_MS', 60_000, 1, 86_400_000),
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return Object.freeze(config);

@@ -16,10 +16,18 @@
  * it (HTTP 503 database_unavailable), never a 404, and every lookup sharing the
  * flight gets the same failure; a negative marker is only written on a real miss.
  *
+ * Hot products: with a local cache (src/cache/local-product-cache.ts, real
+ * Redis only) a product read from Redis is kept in process as its
+ * ready-to-send body, and `localHit` answers it synchronously right after the
+ * filter: no promise, no Redis, no JSON work. Fills are ticketed before the
+ * Redis GET, so an invalidation that overtakes the reply refuses the fill.
+ *
  * @example
  *   if (guard.rejects(id)) return notFound('bloom_filter');
+ *   const body = guard.localHit(id);           // Buffer: res.end(body)
  *   const outcome = await guard.resolve(id);
  */
+import { NO_FILL, type LocalProductCache } from './cache/local-product-cache.js';
 import type { BloomFilter } from './filter/bloom-filter.js';
 import type { Logger } from './logger.js';
 import type { LookupCounters } from './metrics/lookup-counters.js';
@@ -56,6 +64,8 @@ export interface LookupGuardOptions {
   readonly poolCheck?: (id: string) => Promise<boolean>;
   /** The false-negative audit: sees every filter rejection, checks a sample later. */
   readonly audit?: { sample(id: string): void };
+  /** The in-process cache of hot products (LOCAL_CACHE_ENTRIES > 0 with a real Redis); absent: off. */
+  readonly local?: Pick<LocalProductCache, 'get' | 'beginFill' | 'fill'>;
 }
 
 export class LookupGuard {
@@ -72,6 +82,20 @@ export class LookupGuard {
     this.#o.counters.bloomRejected++;
     this.#o.audit?.sample(id);
     return true;
+  }
+
+  /**
+   * The ready-to-send `200` body of a product held in the local cache, or
+   * undefined (then `resolve`). Synchronous and allocation-free; counts the hit.
+   * An id with an unconfirmed write of this instance is never answered here:
+   * the write's read-your-writes goes through the database until Redis has it.
+   */
+  localHit(id: string): Buffer | undefined {
+    const local = this.#o.local;
+    if (local === undefined || this.#o.unconfirmed.has(id)) return undefined;
+    const body = local.get(id);
+    if (body !== undefined) this.#o.counters.localCacheHit++;
+    return body;
   }
 
   /** True when single lookups check the filter on the main thread (LOOKUP_PATH=inline). */
@@ -110,12 +134,21 @@ export class LookupGuard {
   }
 
   async #resolveOnce(id: string): Promise<ResolvedOutcome> {
-    const { cache, redis, products, counters, unconfirmed } = this.#o;
+    const { cache, redis, products, counters, unconfirmed, local } = this.#o;
     // While a create's or delete's cache write is unconfirmed, the entry may be stale: ask the database.
     if (redis.healthy && !unconfirmed.has(id)) {
+      // Before the GET is sent: an invalidation of this id that arrives before
+      // its reply (it may overtake it) stamps the id above the ticket, and the
+      // fill is refused (see src/cache/local-product-cache.ts).
+      const ticket = local === undefined ? NO_FILL : local.beginFill();
       try {
         const cached = await cache.get(id);
-        if (cached.kind === 'product') return { found: true, product: cached.product, source: 'cache' };
+        if (cached.kind === 'product') {
+          // Only what Redis holds is kept locally: a database read is not
+          // covered by tracking until its own cache fill lands.
+          if (ticket !== NO_FILL) local?.fill(ticket, cached.product);
+          return { found: true, product: cached.product, source: 'cache' };
+        }
         if (cached.kind === 'absent') return { found: false, source: 'negative_cache' };
       } catch {
         counters.cacheErrors++;

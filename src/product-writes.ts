@@ -25,7 +25,20 @@
  * Deletes remove the row, then replace any cached entry with a negative
  * marker. The filter keeps the id's bits (a Bloom filter cannot unset them):
  * the id is counted as stale until a rebuild drops it.
+ *
+ * Updates commit the new name and price, then replace the cached product
+ * (awaited: a SET under the tracked prefix, so Redis tells every instance's
+ * local cache to drop the old body), then resolve. The filter is untouched
+ * (the id exists either way).
+ *
+ * The local cache (src/cache/local-product-cache.ts): every write drops the
+ * id's local entry when its cache write is sent AND again when it settles.
+ * The first refuses any fill whose Redis GET was sent before (its ticket is
+ * older); the second drops a value a GET read before the SET landed. Between
+ * the two the id is unconfirmed, so lookups skip both caches and read the
+ * database: read-your-writes on this instance.
  */
+import type { LocalProductCache } from './cache/local-product-cache.js';
 import { ConflictError, DatabaseUnavailableError, ProductNotFoundError } from './errors.js';
 import type { ActiveFilter, FilterGeneration } from './filter/active-filter.js';
 import { packIds } from './filter/id-batch.js';
@@ -40,7 +53,7 @@ import type { RedisConnection } from './store/redis-connection.js';
 import type { CacheWrite, UnconfirmedCacheWrites } from './store/unconfirmed-cache-writes.js';
 
 export interface ProductWriterOptions {
-  readonly products: Pick<ProductStore, 'insert' | 'insertMany' | 'delete'>;
+  readonly products: Pick<ProductStore, 'insert' | 'insertMany' | 'delete' | 'update'>;
   readonly active: Pick<ActiveFilter, 'add' | 'addStale' | 'filter' | 'current' | 'next'>;
   readonly cache: Pick<ProductCache, 'setProduct' | 'markAbsent'>;
   readonly redis: Pick<RedisConnection, 'healthy'>;
@@ -48,6 +61,8 @@ export interface ProductWriterOptions {
   readonly snapshotter: Pick<Snapshotter, 'notifyWrite'>;
   readonly unconfirmed: UnconfirmedCacheWrites;
   readonly logger: Logger;
+  /** The in-process cache of hot products, when on: every write drops the id's entry. */
+  readonly local?: Pick<LocalProductCache, 'invalidate'>;
   /** Times the cache-write retry; default realScheduler (close() cancels a pending retry). */
   readonly scheduler?: Scheduler;
 }
@@ -93,7 +108,7 @@ export class ProductWriter {
     active.filter.addItems(1);
     watermark.end(token);
     snapshotter.notifyWrite();
-    this.#writeCache(product.id, { kind: 'product', product });
+    void this.#writeCache(product.id, { kind: 'product', product });
     return product;
   }
 
@@ -125,7 +140,7 @@ export class ProductWriter {
         generations[0]!.filter.addItems(created.length);
         snapshotter.notifyWrite();
         const byId = new Map(batch.map((p) => [p.id, p]));
-        for (const id of ids) this.#writeCache(id, { kind: 'product', product: byId.get(id)! });
+        for (const id of ids) void this.#writeCache(id, { kind: 'product', product: byId.get(id)! });
       }
       return { created: created.length, conflicts };
     } finally {
@@ -165,16 +180,38 @@ export class ProductWriter {
     active.addStale(1);
     active.filter.addItems(-1); // items = database rows; the bits stay (stale)
     // Replaces a create's pending write too: it must not bring the product back.
-    this.#writeCache(id, { kind: 'absent' });
+    void this.#writeCache(id, { kind: 'absent' });
   }
 
-  /** Sends a cache write that must land; until Redis confirms it, lookups of the id bypass the cache. */
-  #writeCache(id: string, write: CacheWrite): void {
-    const { unconfirmed } = this.#o;
+  /**
+   * Replaces name and price (the id must exist: ProductNotFoundError else),
+   * then the cached product; resolves once Redis answered the SET (or failed:
+   * the write then stays unconfirmed and is retried, and lookups of the id
+   * bypass the cache meanwhile). The filter and the watermark need nothing.
+   */
+  async update(product: Product): Promise<Product> {
+    if (!(await this.#o.products.update(product))) throw new ProductNotFoundError(product.id);
+    await this.#writeCache(product.id, { kind: 'product', product });
+    return product;
+  }
+
+  /**
+   * Sends a cache write that must land; until Redis confirms it, lookups of the
+   * id bypass the cache. Resolves when the first attempt settled (never rejects).
+   */
+  #writeCache(id: string, write: CacheWrite): Promise<void> {
+    const { unconfirmed, local } = this.#o;
     unconfirmed.track(id, write);
-    this.#send(id, write).then(
-      () => unconfirmed.confirm(id, write),
-      () => this.#scheduleRetry(), // stays pending (lookups bypass the cache) until a retry lands
+    local?.invalidate(id);
+    return this.#send(id, write).then(
+      () => {
+        unconfirmed.confirm(id, write);
+        local?.invalidate(id);
+      },
+      () => {
+        local?.invalidate(id);
+        this.#scheduleRetry(); // stays pending (lookups bypass the cache) until a retry lands
+      },
     );
   }
 
@@ -202,7 +239,10 @@ export class ProductWriter {
     await Promise.all(
       unconfirmed.entries().map(([id, write]) =>
         this.#send(id, write).then(
-          () => unconfirmed.confirm(id, write),
+          () => {
+            unconfirmed.confirm(id, write);
+            this.#o.local?.invalidate(id);
+          },
           () => this.#scheduleRetry(),
         ),
       ),

@@ -14,7 +14,7 @@ import { waitFor } from './helpers/wait-for.js';
 const cleanups: (() => void)[] = [];
 afterEach(() => cleanups.splice(0).forEach((c) => c()));
 
-type WriteStore = Pick<ProductStore, 'insert' | 'insertMany' | 'delete'>;
+type WriteStore = Pick<ProductStore, 'insert' | 'insertMany' | 'delete' | 'update'>;
 
 /** An in-memory store whose inserts resolve when the test says so (a commit in flight). */
 function fakeStore() {
@@ -45,6 +45,7 @@ function fakeStore() {
       return { created, conflicts };
     },
     delete: async (id) => rows.delete(id),
+    update: async (p) => rows.has(p.id),
   };
   return {
     store,

@@ -26,6 +26,17 @@ export function parseProduct(body: unknown): Product {
   return toProduct(body as Product);
 }
 
+/**
+ * The body of `PUT /products/{id}`: `{"name","price"}` for the id in the path,
+ * checked by the same rule as a create. An `id` in the body is allowed only
+ * when it is the path's (so a created product's JSON can be sent back as is).
+ */
+export function parseProductUpdate(id: string, body: unknown): Product {
+  if (!isObject(body)) fail(['body must be an object with name and price']);
+  if (body.id !== undefined && body.id !== id) fail([`id in the body (${JSON.stringify(body.id)}) differs from the id in the path`]);
+  return parseProduct({ ...body, id });
+}
+
 function batchArray(body: unknown, field: string): unknown[] {
   if (!isObject(body) || !Array.isArray(body[field])) throw new InvalidBodyError(`body must be an object with an array "${field}"`);
   const items = body[field] as unknown[];

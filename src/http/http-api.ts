@@ -34,8 +34,8 @@ export interface ServiceStatusBodies extends StatusBodies {
 
 export interface HttpApi<Bodies extends StatusBodies = ServiceStatusBodies> {
   readonly phase: () => Phase;
-  readonly guard: Pick<LookupGuard, 'inline' | 'rejects' | 'rejectsInPool' | 'resolve'>;
-  readonly writer: Pick<ProductWriter, 'create' | 'createBatch' | 'delete'>;
+  readonly guard: Pick<LookupGuard, 'inline' | 'rejects' | 'localHit' | 'rejectsInPool' | 'resolve'>;
+  readonly writer: Pick<ProductWriter, 'create' | 'createBatch' | 'delete' | 'update'>;
   /** One byte per id, 1 = may exist (the worker pool). */
   readonly checkIds: (ids: readonly string[]) => Promise<Uint8Array>;
   /** The request histogram (its route labels are registered by HttpServer), /metrics and /stats. */

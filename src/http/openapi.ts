@@ -107,6 +107,12 @@ const ROUTE_DOCS: { readonly [label: string]: RouteDoc } = {
     errors: ['not_found', 'database_unavailable'],
     errorSchemas: { 404: ref('ProductNotFound') },
   },
+  'PUT /products/:id': {
+    summary: 'Replace a product\'s name and price (every instance drops its cached copy)',
+    requestBody: ref('ProductUpdate'),
+    success: { 200: json('Updated', ref('Product')) },
+    errors: ['not_found', 'database_unavailable'],
+  },
   'DELETE /products/:id': {
     summary: 'Delete a product (its id counts as stale in the filter until a rebuild)',
     success: { 204: { description: 'Deleted', noBody: true } },
@@ -171,6 +177,7 @@ const SCHEMAS: { readonly [name: string]: JsonObject } = {
     properties: { error: { const: 'not_found' }, id: str, source: { enum: ['bloom_filter', 'negative_cache', 'database'] } },
   },
   Product: object({ id: productId, name: { type: 'string', minLength: 1, maxLength: 1024 }, price: { type: 'number', minimum: 0 } }),
+  ProductUpdate: object({ name: { type: 'string', minLength: 1, maxLength: 1024 }, price: { type: 'number', minimum: 0 } }, { id: productId }),
   ProductFound: object({ id: str, name: str, price: num, source: { enum: ['cache', 'database'] } }),
   ProductBatch: object({ products: { type: 'array', minItems: 1, maxItems: MAX_BATCH_ITEMS, items: ref('Product') } }),
   BatchCreated: object({ created: int, conflicts: { type: 'array', items: str } }),
@@ -183,7 +190,7 @@ const SCHEMAS: { readonly [name: string]: JsonObject } = {
   HealthNotServing: object({ status: { enum: ['starting', 'draining'] } }, { reason: { const: 'database_unavailable' } }),
   LookupStats: object(
     Object.fromEntries(
-      ['lookups', 'bloom_rejected', 'negative_cache_hit', 'cache_hit', 'db_hit', 'db_miss', 'db_queries', 'db_roundtrips_avoided', 'false_positives', 'coalesced_lookups', 'cache_errors']
+      ['lookups', 'bloom_rejected', 'negative_cache_hit', 'cache_hit', 'local_cache_hit', 'db_hit', 'db_miss', 'db_queries', 'db_roundtrips_avoided', 'false_positives', 'coalesced_lookups', 'cache_errors']
         .map((k): [string, JsonObject] => [k, int])
         .concat([['db_roundtrip_reduction', { type: 'number', minimum: 0, maximum: 1 }]]),
     ),

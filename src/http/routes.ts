@@ -13,7 +13,7 @@
  *     handle: (api) => { const { status, body } = api.health(); return { status, body: JSON.stringify(body) }; } }
  */
 import type { HttpApi, StatusBodies } from './http-api.js';
-import { parseIdBatch, parseProduct, parseProductBatch } from './bodies.js';
+import { parseIdBatch, parseProduct, parseProductBatch, parseProductUpdate } from './bodies.js';
 import { decodeIdParam } from './product-id-param.js';
 import { buildOpenApi } from './openapi.js';
 
@@ -95,6 +95,15 @@ export const ROUTES: readonly Route[] = [
     handle: async (api, { body }) => json(200, await api.writer.createBatch(parseProductBatch(body))),
   },
   { method: 'GET', pattern: '/products/:id', label: 'GET /products/:id', needs: 'ready', auth: 'none', handle: 'lookup' },
+  {
+    method: 'PUT',
+    pattern: '/products/:id',
+    label: 'PUT /products/:id',
+    needs: 'ready',
+    auth: 'write',
+    bodyLimit: MAX_BODY_BYTES,
+    handle: async (api, { param, body }) => json(200, await api.writer.update(parseProductUpdate(decodeIdParam(param), body))),
+  },
   {
     method: 'DELETE',
     pattern: '/products/:id',

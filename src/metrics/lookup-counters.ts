@@ -9,7 +9,10 @@ export class LookupCounters {
   bloomRejected = 0;
   /** Passed the filter, answered "absent" by the negative cache. */
   negativeCacheHit = 0;
+  /** Passed the filter, answered from Redis. */
   cacheHit = 0;
+  /** Passed the filter, answered from the in-process cache (src/cache/), with no Redis trip. */
+  localCacheHit = 0;
   /** Passed the filter, missed the cache, found in the database. */
   dbHit = 0;
   /** Passed the filter, missed the cache, absent from the database: a filter false positive. */
@@ -22,7 +25,7 @@ export class LookupCounters {
   cacheErrors = 0;
 
   get lookups(): number {
-    return this.bloomRejected + this.negativeCacheHit + this.cacheHit + this.dbHit + this.dbMiss;
+    return this.bloomRejected + this.negativeCacheHit + this.cacheHit + this.localCacheHit + this.dbHit + this.dbMiss;
   }
 
   /** Lookups answered without a database query. */
@@ -38,6 +41,7 @@ export class LookupCounters {
       bloom_rejected: this.bloomRejected,
       negative_cache_hit: this.negativeCacheHit,
       cache_hit: this.cacheHit,
+      local_cache_hit: this.localCacheHit,
       db_hit: this.dbHit,
       db_miss: this.dbMiss,
       db_queries: this.dbQueries,

@@ -84,6 +84,7 @@ const SCRAPED: readonly ScrapedMetric[] = [
       bloom_rejected: c.bloomRejected,
       negative_cache_hit: c.negativeCacheHit,
       cache_hit: c.cacheHit,
+      local_cache_hit: c.localCacheHit,
       db_hit: c.dbHit,
       db_miss: c.dbMiss,
     }),

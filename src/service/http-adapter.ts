@@ -107,12 +107,14 @@ export async function openHttp(d: HttpAdapterDeps): Promise<OpenedHttp> {
         return d.parts()?.useCases.guard.inline ?? config.lookupPath === 'inline';
       },
       rejects: (id) => parts().useCases.guard.rejects(id),
+      localHit: (id) => parts().useCases.guard.localHit(id),
       rejectsInPool: (id) => parts().useCases.guard.rejectsInPool(id),
       resolve: (id) => parts().useCases.guard.resolve(id),
     },
     writer: {
       create: (product) => parts().useCases.writer.create(product),
       createBatch: (batch) => parts().useCases.writer.createBatch(batch),
+      update: (product) => parts().useCases.writer.update(product),
       delete: (id) => parts().useCases.writer.delete(id),
     },
     checkIds: (ids) => parts().active.pool.checkPacked(packIds(ids)),

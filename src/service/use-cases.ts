@@ -2,8 +2,11 @@
  * The two use cases and what they lean on: the lookup (filter -> cache ->
  * database -> cache fill, with the false-negative audit on its rejections) and
  * the writes (commit -> filter add -> watermark -> snapshot), which share the
- * unconfirmed cache writes.
+ * unconfirmed cache writes and, with a real Redis and LOCAL_CACHE_ENTRIES > 0,
+ * the local cache of hot products kept coherent by Redis tracking.
  */
+import { CacheInvalidation } from '../cache/cache-invalidation.js';
+import { LocalProductCache } from '../cache/local-product-cache.js';
 import type { Config } from '../config.js';
 import type { ActiveFilter } from '../filter/active-filter.js';
 import { MicroBatcher } from '../filter/micro-batcher.js';
@@ -15,7 +18,9 @@ import { snapshotOrigin } from '../persistence/snapshot-origin.js';
 import { Snapshotter } from '../persistence/snapshotter.js';
 import { Watermark } from '../persistence/watermark.js';
 import { ProductWriter } from '../product-writes.js';
+import type { ProductCache } from '../store/product-cache.js';
 import type { ProductStore } from '../store/product-store.js';
+import { redisUrlKind } from '../store/redis-url.js';
 import { UnconfirmedCacheWrites } from '../store/unconfirmed-cache-writes.js';
 import { FalseNegativeAudit } from '../upkeep/false-negative-audit.js';
 import type { RedisStores } from './open-stores.js';
@@ -26,6 +31,14 @@ export interface UseCases {
   readonly audit: FalseNegativeAudit;
   readonly guard: LookupGuard;
   readonly writer: ProductWriter;
+  /** The local cache of hot products; undefined when off (LOCAL_CACHE_ENTRIES=0 or memory://). */
+  readonly local: LocalProductCache | undefined;
+  /**
+   * Drops the id's local entry. The place for the cluster change feed's
+   * `onRemoteDelete(id)`: tracking already drops it when the delete's Redis
+   * write lands, this makes it not wait for that. A no-op when the cache is off.
+   */
+  readonly invalidateLocal: (id: string) => void;
 }
 
 export interface UseCaseDeps {
@@ -65,6 +78,7 @@ export function wireUseCases(d: UseCaseDeps): UseCases {
   });
   closers.push('false-negative audit', () => audit.close());
   const unconfirmed = new UnconfirmedCacheWrites();
+  const local = openLocalCache(config, cache, logger, closers);
   const batcher = config.lookupPath === 'pool' ? new MicroBatcher((packed) => active.pool.checkPacked(packed)) : undefined;
   const guard = new LookupGuard({
     filter: () => active.filter,
@@ -76,13 +90,38 @@ export function wireUseCases(d: UseCaseDeps): UseCases {
     audit,
     logger,
     ...(batcher === undefined ? {} : { poolCheck: (id: string) => batcher.check(id) }),
+    ...(local === undefined ? {} : { local }),
   });
-  const writer = new ProductWriter({ products, active, cache, redis, watermark, snapshotter, unconfirmed, logger });
+  const writer = new ProductWriter({ products, active, cache, redis, watermark, snapshotter, unconfirmed, logger, ...(local === undefined ? {} : { local }) });
   closers.push('cache-write retries', () => writer.close());
   const unsubscribe = redis.onStatusChange((healthy) => {
     logger.info(healthy ? 'redis is back' : 'redis unreachable; serving degraded (filter + database)');
     if (healthy) void writer.retryUnconfirmed();
   });
   closers.push('redis status listener', unsubscribe);
-  return { watermark, snapshotter, audit, guard, writer };
+  return { watermark, snapshotter, audit, guard, writer, local, invalidateLocal: (id) => local?.invalidate(id) };
+}
+
+/**
+ * The local cache and its invalidation, when on. Tracking needs a real Redis
+ * (the in-process stand-in has no CLIENT TRACKING), so memory:// leaves it off.
+ * The cache stays suspended (every lookup goes to Redis) until tracking is
+ * established, and again whenever it is lost; closed with the service.
+ */
+function openLocalCache(config: Config, keys: Pick<ProductCache, 'keyFor'>, logger: Logger, closers: CloserStack): LocalProductCache | undefined {
+  if (config.localCacheEntries === 0) return undefined;
+  if (redisUrlKind(config.redisUrl)?.kind !== 'server') {
+    logger.info('local product cache off: it needs a real Redis for invalidation (REDIS_URL is in-process)');
+    return undefined;
+  }
+  const local = new LocalProductCache({ maxEntries: config.localCacheEntries, maxBytes: config.localCacheBytes, maxAgeMs: config.localCacheMaxAgeMs });
+  const invalidation = CacheInvalidation.open({ url: config.redisUrl, keys, target: local, commandTimeoutMs: config.redisCommandTimeoutMs, name: 'bloomgate' });
+  const stop = invalidation.onChange((up) =>
+    up ? logger.info('local product cache on (invalidation tracking established)') : logger.warn('local product cache suspended: invalidation tracking lost'),
+  );
+  closers.push('local cache invalidation', async () => {
+    stop();
+    await invalidation.close();
+  });
+  return local;
 }

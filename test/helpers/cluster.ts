@@ -40,7 +40,7 @@ export interface ClusterOptions {
   readonly namespace?: string;
   /** Environment for every instance (on top of ServerProcess's test defaults). */
   readonly env?: Readonly<Record<string, string>>;
-  /** true: every instance listens on one port (SO_REUSEPORT). */
+  /** true: every instance listens on one port (SO_REUSEPORT); requests then reach any of them. */
   readonly sharedPort?: boolean;
   /** How long each instance may take to say /health 200 at start. */
   readonly healthyTimeoutMs?: number;
@@ -102,7 +102,18 @@ export class Cluster {
 
   /** Waits until every running instance answers /health 200. */
   async waitAllHealthy(timeoutMs = 60_000): Promise<void> {
-    await Promise.all(this.running().map((s) => s.waitHealthy(timeoutMs)));
+    await Promise.all(this.running().map((s) => this.waitReady(s, timeoutMs)));
+  }
+
+  /**
+   * Waits until `server` is ready. On its own port: /health 200. On a shared
+   * port a request may reach any instance, so the instance's own `ready` log
+   * line (written once its /health would answer 200) is what counts; it is an
+   * info line, so keep LOG_LEVEL at info or below there.
+   */
+  async waitReady(server: ServerProcess, timeoutMs = 60_000): Promise<void> {
+    if (this.port === undefined) await server.waitHealthy(timeoutMs);
+    else await server.waitForLog(/"msg":"ready"/, timeoutMs);
   }
 
   /** The last log lines of every instance, for failure messages. */
@@ -139,7 +150,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     for (let i = 0; i < options.size; i++) {
       const server = await cluster.add();
       // One at a time: a clean first start, then joins, as a rolling deploy does.
-      await server.waitHealthy(options.healthyTimeoutMs ?? 60_000);
+      await cluster.waitReady(server, options.healthyTimeoutMs ?? 60_000);
     }
   } catch (err) {
     await cluster.dispose();

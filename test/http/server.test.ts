@@ -22,8 +22,8 @@ async function serve(phase: Phase, adminToken?: string): Promise<string> {
   const api: HttpApi<StatusBodies> = {
     phase: () => phase,
     // Every id is rejected by the filter; nothing reaches the writer in these tests.
-    guard: { inline: true, rejects: () => true, rejectsInPool: async () => true, resolve: async () => ({ found: false, source: 'database' }) },
-    writer: { create: unreachable, createBatch: unreachable, delete: unreachable },
+    guard: { inline: true, rejects: () => true, localHit: () => undefined, rejectsInPool: async () => true, resolve: async () => ({ found: false, source: 'database' }) },
+    writer: { create: unreachable, createBatch: unreachable, delete: unreachable, update: unreachable },
     checkIds: async (ids) => new Uint8Array(ids.length),
     metrics: new Metrics(),
     logger: createLogger('silent'),

@@ -99,6 +99,15 @@ describe('every answer matches the OpenAPI document', () => {
     expect((await call(u, 'POST', '/bloom/check', { body: '{"ids":[]}' })).status).toBe(400);
     expect((await call(u, 'POST', '/bloom/check', { body: JSON.stringify({ ids: Array.from({ length: 10_001 }, (_, i) => `i${i}`) }) })).status).toBe(413);
 
+    const update = JSON.stringify({ name: 'Renamed', price: 3.75 });
+    expect((await call(u, 'PUT', '/products/NEW-1', { headers: write, body: update })).status).toBe(200);
+    expect((await call(u, 'PUT', '/products/NOPE', { headers: write, body: update })).status).toBe(404);
+    expect((await call(u, 'PUT', '/products/NEW-1', { headers: write, body: '{"name":"","price":-1}' })).status).toBe(400);
+    expect((await call(u, 'PUT', '/products/%FF', { headers: write, body: update })).status).toBe(400);
+    expect((await call(u, 'PUT', '/products/NEW-1', { headers: write, body: JSON.stringify({ name: 'x'.repeat(70_000), price: 1 }) })).status).toBe(413);
+    expect((await call(u, 'PUT', '/products/NEW-1', { body: update })).status).toBe(401);
+    expect((await call(u, 'PUT', '/products/NEW-1', { headers: admin, body: update })).status).toBe(403);
+
     expect((await call(u, 'DELETE', '/products/NEW-1', { headers: admin })).status).toBe(204);
     expect((await call(u, 'DELETE', '/products/NEW-1', { headers: admin })).status).toBe(404);
     expect((await call(u, 'DELETE', '/products/%FF', { headers: admin })).status).toBe(400);
@@ -134,8 +143,8 @@ describe('every answer matches the OpenAPI document', () => {
       // Its report bodies are smaller than the service's: only error answers are validated here.
       const api: HttpApi<StatusBodies> = {
         phase: () => phase,
-        guard: { inline: true, rejects: () => false, rejectsInPool: async () => false, resolve: async () => unavailable() },
-        writer: { create: unavailable, createBatch: unavailable, delete: unavailable },
+        guard: { inline: true, rejects: () => false, localHit: () => undefined, rejectsInPool: async () => false, resolve: async () => unavailable() },
+        writer: { create: unavailable, createBatch: unavailable, delete: unavailable, update: unavailable },
         checkIds: async (ids) => new Uint8Array(ids.length),
         metrics: new Metrics(),
         logger: createLogger('silent'),
@@ -162,6 +171,7 @@ describe('every answer matches the OpenAPI document', () => {
       expect((await call(u, 'POST', '/products/batch', { body: '{"products":[]}' })).status).toBe(503);
       expect((await call(u, 'POST', '/bloom/check', { body: '{"ids":["a"]}' })).status).toBe(503);
       expect((await call(u, 'DELETE', '/products/x', { headers: admin })).status).toBe(503);
+      expect((await call(u, 'PUT', '/products/x', { body: '{"name":"n","price":1}' })).status).toBe(503);
       expect((await call(u, 'POST', '/admin/rebuild', { headers: admin })).status).toBe(503);
       expect((await call(u, 'GET', '/admin/status', { headers: admin })).status).toBe(503);
     });
@@ -180,6 +190,7 @@ describe('every answer matches the OpenAPI document', () => {
       expect((await call(u, 'POST', '/products', { body: product('S') })).status).toBe(503);
       expect((await call(u, 'POST', '/products/batch', { body: JSON.stringify({ products: [{ id: 'S', name: 's', price: 1 }] }) })).status).toBe(503);
       expect((await call(u, 'DELETE', '/products/x', { headers: admin })).status).toBe(503);
+      expect((await call(u, 'PUT', '/products/x', { body: '{"name":"n","price":1}' })).status).toBe(503);
     });
   });
 

@@ -85,6 +85,15 @@ export interface Config {
   readonly localCacheBytes: number;
   /** A local entry older than this is dropped (a backstop to invalidation). */
   readonly localCacheMaxAgeMs: number;
+  /**
+   * Cluster mode (issue 11): PostgreSQL plus a real Redis (redis:// or
+   * rediss://). Several processes may then serve one database and namespace
+   * (lease + change feed + ack barrier, no instance lock). SQLite or
+   * memory:// Redis: one instance, guarded by the instance lock.
+   */
+  readonly cluster: boolean;
+  /** Cluster mode: each instance's lease time to live (a dead instance holds writes this long at most). */
+  readonly clusterLeaseTtlMs: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -202,7 +211,7 @@ export function loadConfig(env: Env): Config {
   const dbPath = r.string('DB_PATH', 'data/products.db');
   const databaseUrl = r.valid('DATABASE_URL', '', (url) => databaseFromUrl(url, dbPath) !== undefined, DATABASE_URL_RULE, redactUrl);
   const database = databaseFromUrl(databaseUrl === '' ? undefined : databaseUrl, dbPath) ?? { kind: 'sqlite', path: dbPath };
-  const config: Config = {
+  const config: Omit<Config, 'cluster'> = {
     port: r.integer('PORT', 8000, 0, 65535),
     host: r.string('HOST', '0.0.0.0'),
     dbPath: database.kind === 'sqlite' ? database.path : dbPath,
@@ -235,7 +244,8 @@ export function loadConfig(env: Env): Config {
     localCacheEntries: r.integer('LOCAL_CACHE_ENTRIES', 10_000, 0, 10_000_000),
     localCacheBytes: r.integer('LOCAL_CACHE_BYTES', 16 * 1024 * 1024, 1024, 2 ** 40),
     localCacheMaxAgeMs: r.integer('LOCAL_CACHE_MAX_AGE_MS', 60_000, 1, 86_400_000),
+    clusterLeaseTtlMs: r.integer('CLUSTER_LEASE_TTL_MS', 3000, 600, 600_000),
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
-  return Object.freeze(config);
+  return Object.freeze({ ...config, cluster: database.kind === 'postgres' && redisUrlKind(config.redisUrl)?.kind === 'server' });
 }

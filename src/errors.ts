@@ -140,6 +140,18 @@ export class DatabaseUnavailableError extends BloomgateError {
   }
 }
 
+/**
+ * Cluster mode: the create committed, but its change-feed entry could not be
+ * published, or not every live instance applied it within the deadline (Redis
+ * unreachable or slow). Nothing is acknowledged: every instance still catches
+ * the row up from the database, and a retry answers 409 (it exists).
+ */
+export class ClusterUnavailableError extends BloomgateError {
+  constructor(detail: string) {
+    super('cluster_unavailable', 503, `the write committed but the cluster could not confirm it: ${detail}`);
+  }
+}
+
 /** Another live bloomgate process serves this database and namespace (thrown at start). */
 export class InstanceLockedError extends BloomgateError {
   constructor(detail: string) {

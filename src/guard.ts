@@ -66,6 +66,19 @@ export interface LookupGuardOptions {
   readonly audit?: { sample(id: string): void };
   /** The in-process cache of hot products (LOCAL_CACHE_ENTRIES > 0 with a real Redis); absent: off. */
   readonly local?: Pick<LocalProductCache, 'get' | 'beginFill' | 'fill'>;
+  /**
+   * Cluster mode: may the filter answer 404 alone (InstanceLease.mayRejectFromFilter)?
+   * False: a lookup the filter rejects goes on to the cache and the database
+   * instead (fail open): without a valid lease or behind the feed, writers may
+   * have acknowledged creates this filter lacks. Absent: always (one instance).
+   */
+  readonly mayRejectFromFilter?: () => boolean;
+  /**
+   * Cluster mode: may a negative marker for this id be served
+   * (RecentCreates.trustsNegative: not after a recent create of it, not while
+   * or soon after failing open)? False: the database answers. Absent: always.
+   */
+  readonly trustsNegative?: (id: string) => boolean;
 }
 
 export class LookupGuard {
@@ -79,6 +92,8 @@ export class LookupGuard {
   /** True when the id certainly does not exist (the filter has not all its bits). Counts the rejection. */
   rejects(id: string): boolean {
     if (this.#o.filter().has(id)) return false;
+    // Failing open: the id goes on to the cache and the database (resolve).
+    if (this.#o.mayRejectFromFilter?.() === false) return false;
     this.#o.counters.bloomRejected++;
     this.#o.audit?.sample(id);
     return true;
@@ -107,6 +122,8 @@ export class LookupGuard {
   async rejectsInPool(id: string): Promise<boolean> {
     const mayExist = await this.#o.poolCheck!(id);
     if (mayExist) return false;
+    // Asked after the check resolved: the lease may have lapsed meanwhile.
+    if (this.#o.mayRejectFromFilter?.() === false) return false;
     this.#o.counters.bloomRejected++;
     this.#o.audit?.sample(id);
     return true;
@@ -149,7 +166,9 @@ export class LookupGuard {
           if (ticket !== NO_FILL) local?.fill(ticket, cached.product);
           return { found: true, product: cached.product, source: 'cache' };
         }
-        if (cached.kind === 'absent') return { found: false, source: 'negative_cache' };
+        // Cluster mode: a marker written by another instance before a create it
+        // did not see may outlive that create's 201 (src/cluster/recent-creates.ts).
+        if (cached.kind === 'absent' && (this.#o.trustsNegative?.(id) ?? true)) return { found: false, source: 'negative_cache' };
       } catch {
         counters.cacheErrors++;
       }

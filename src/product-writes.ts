@@ -4,8 +4,11 @@
  *   0. begin a watermark token (before the write is sent: see src/persistence/watermark.ts);
  *   1. commit the row(s) in the store (the source of truth), awaited;
  *   2. add the id(s) to the filter (inline for one, the worker pool for a batch);
- *   3. end the watermark token and schedule a snapshot;
- *   4. only then acknowledge (201 / batch result).
+ *   3. cluster mode only: publish one change-feed entry and wait until every
+ *      instance holding a lease applied it (src/service/cluster.ts; a failure
+ *      is 503 cluster_unavailable: committed, acknowledged to nobody);
+ *   4. end the watermark token and schedule a snapshot;
+ *   5. only then acknowledge (201 / batch result).
  *
  * A crash between 1 and 4 leaves a committed row that the next start adds back
  * (replay from the watermark, or a rebuild), so the database and the filter
@@ -65,6 +68,19 @@ export interface ProductWriterOptions {
   readonly local?: Pick<LocalProductCache, 'invalidate'>;
   /** Times the cache-write retry; default realScheduler (close() cancels a pending retry). */
   readonly scheduler?: Scheduler;
+  /**
+   * Cluster mode (src/service/cluster.ts): publishes a committed change to the
+   * change feed and resolves once every instance holding a lease applied it
+   * (or its lease expired); rejects with ClusterUnavailableError otherwise.
+   * Called after this instance's own filter holds the ids, before the
+   * acknowledgement. Absent: one instance, nothing to wait for.
+   */
+  readonly cluster?: ClusterConfirm;
+}
+
+/** What the writer asks of the cluster (src/service/cluster.ts). */
+export interface ClusterConfirm {
+  confirm(change: { readonly op: 'create' | 'delete'; readonly ids: readonly string[]; readonly position: number }): Promise<void>;
 }
 
 export interface BatchCreateResult {
@@ -106,9 +122,15 @@ export class ProductWriter {
     const { active } = this.#o;
     active.add(product.id);
     active.filter.addItems(1);
-    watermark.end(token);
-    snapshotter.notifyWrite();
     void this.#writeCache(product.id, { kind: 'product', product });
+    try {
+      // Cluster: no 201 before every live instance's filter holds the id
+      // (issue 11's promise); a failure answers 503 and promises nothing.
+      await this.#o.cluster?.confirm({ op: 'create', ids: [product.id], position: row.position });
+    } finally {
+      watermark.end(token);
+      snapshotter.notifyWrite();
+    }
     return product;
   }
 
@@ -141,6 +163,8 @@ export class ProductWriter {
         snapshotter.notifyWrite();
         const byId = new Map(batch.map((p) => [p.id, p]));
         for (const id of ids) void this.#writeCache(id, { kind: 'product', product: byId.get(id)! });
+        // One feed entry for the whole batch, acknowledged as a whole.
+        await this.#o.cluster?.confirm({ op: 'create', ids, position: created.reduce((max, c) => Math.max(max, c.position), 0) });
       }
       return { created: created.length, conflicts };
     } finally {
@@ -181,6 +205,8 @@ export class ProductWriter {
     active.filter.addItems(-1); // items = database rows; the bits stay (stale)
     // Replaces a create's pending write too: it must not bring the product back.
     void this.#writeCache(id, { kind: 'absent' });
+    // Cluster: other instances drop local copies and count the id stale when they apply it; 204 once all did.
+    await this.#o.cluster?.confirm({ op: 'delete', ids: [id], position: 0 });
   }
 
   /**

@@ -29,6 +29,7 @@ import { metricSources } from './service/metric-sources.js';
 import { openFilter } from './service/open-filter.js';
 import { openProducts, openProductsWithRetry, openRedisStores, type OpenedProducts, type OpenProductsOptions, type RedisStores } from './service/open-stores.js';
 import { wireUpkeep, type Upkeep } from './service/upkeep.js';
+import { ClusterMember } from './service/cluster.js';
 import { wireUseCases, type UseCases } from './service/use-cases.js';
 
 export interface Service {
@@ -78,6 +79,8 @@ export async function startService(config: Config, logger: Logger, options: Star
   let port: number;
   let ready: Promise<LoadReport>;
   let cancelRetry: (() => void) | undefined;
+  /** Cluster mode: set once wired; closing stops a join that waits for Redis. */
+  let cluster: ClusterMember | undefined;
   try {
     let opened: OpenedProducts | DatabaseUnavailableError;
     try {
@@ -99,6 +102,7 @@ export async function startService(config: Config, logger: Logger, options: Star
       ready = retry.opened.then(async (products) => {
         state.waitingForDatabase = false;
         const wired = await wire({ config, logger, metrics, state, closers, stores, opened: products });
+        cluster = wired.ready.cluster;
         parts = wired.parts;
         // Pushed again on top: in-flight requests drain before the parts opened since close.
         closers.push('http listener (drain)', http.close);
@@ -107,6 +111,7 @@ export async function startService(config: Config, logger: Logger, options: Star
     } else {
       const stores = await openRedisStores(config, logger, closers);
       const wired = await wire({ config, logger, metrics, state, closers, stores, opened });
+      cluster = wired.ready.cluster;
       const http = await openHttp({ config, logger, metrics, state, parts: () => parts, closers });
       parts = wired.parts;
       port = http.port;
@@ -118,6 +123,7 @@ export async function startService(config: Config, logger: Logger, options: Star
     // On top of the stack, so the first thing close() does: stop a start-up retry, let the load finish, then refuse new work.
     closers.push('start-up load', async () => {
       cancelRetry?.();
+      cluster?.close();
       await ready.catch(() => undefined);
       state.phase = 'draining';
     });
@@ -144,13 +150,14 @@ async function wire(d: WireDeps): Promise<{ parts: ServedParts; ready: ReadyDeps
   const { config, logger, metrics, closers, stores } = d;
   const { products, health } = d.opened;
   const { active, initial, onWorkerError } = await openFilter(config, products, logger, closers);
-  const useCases = wireUseCases({ config, logger, metrics, products, stores, active, closers });
+  const cluster = config.cluster ? new ClusterMember({ config, logger, products, active, redis: stores.redis, closers }) : undefined;
+  const useCases = wireUseCases({ config, logger, metrics, products, stores, active, closers, ...(cluster === undefined ? {} : { cluster }) });
   const upkeep = wireUpkeep({ config, logger, metrics, products, active, snapshotter: useCases.snapshotter, onWorkerError, closers });
   metrics.setSources(metricSources(active, stores.redis, useCases.audit, upkeep));
   const report = createStatusReport({ config, state: d.state, active, redis: stores.redis, database: health, useCases, upkeep });
   return {
     parts: { active, useCases, upkeep, report },
-    ready: { config, logger, metrics, state: d.state, initial, products, stores, useCases, upkeep },
+    ready: { config, logger, metrics, state: d.state, initial, products, stores, useCases, upkeep, cluster },
   };
 }
 
@@ -164,6 +171,7 @@ interface ReadyDeps {
   readonly stores: RedisStores;
   readonly useCases: UseCases;
   readonly upkeep: Upkeep;
+  readonly cluster: ClusterMember | undefined;
 }
 
 /** Loads the filter (import, snapshot or rebuild), sets the watermark, starts the timers, and opens the product routes. */
@@ -187,6 +195,11 @@ async function becomeReady(d: ReadyDeps): Promise<LoadReport> {
   snapshotter.start();
   audit.start();
   d.upkeep.triggers.start();
+  // Cluster mode: ready (product routes, /health 200) only once the filter may reject alone (service/cluster.ts).
+  if (d.cluster !== undefined) {
+    await d.cluster.join(load.horizon);
+    snapshotter.notifyWrite(); // the saves before the join were skipped (no catch-up watermark yet)
+  }
   state.phase = 'ready';
   return load;
 }

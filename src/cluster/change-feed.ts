@@ -31,6 +31,8 @@ export interface FeedChange {
   readonly ids: readonly string[];
   /** The transaction's database position (product-store.ts). */
   readonly position: number;
+  /** The publishing instance's id, so it can skip what it already did for its own writes (stale counts, hooks). */
+  readonly origin?: string;
 }
 
 export interface FeedEntry extends FeedChange {
@@ -60,7 +62,8 @@ export class ChangeFeed {
    */
   async publish(change: FeedChange): Promise<string> {
     if (change.ids.length === 0) throw new RangeError('change.ids must not be empty');
-    const id = await this.#client.xadd(this.key, '*', 'op', change.op, 'pos', String(change.position), 'ids', change.ids.join(ID_SEPARATOR));
+    const origin = change.origin === undefined ? [] : ['by', change.origin];
+    const id = await this.#client.xadd(this.key, '*', 'op', change.op, 'pos', String(change.position), ...origin, 'ids', change.ids.join(ID_SEPARATOR));
     if (id === null) throw new Error('XADD returned no id');
     return id;
   }
@@ -90,7 +93,8 @@ export function decodeFeedEntry(id: string, fields: readonly string[]): FeedEntr
   if ((op !== 'create' && op !== 'delete') || ids === undefined || !Number.isSafeInteger(position)) {
     throw new Error(`feed entry ${id} is malformed`);
   }
-  return { id, op, ids: ids.split(ID_SEPARATOR), position };
+  const origin = map.get('by');
+  return { id, op, ids: ids.split(ID_SEPARATOR), position, ...(origin === undefined ? {} : { origin }) };
 }
 
 /** Why the reader asked for a database catch-up. */

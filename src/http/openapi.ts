@@ -56,6 +56,7 @@ export const ERROR_STATUS = {
   starting: 503,
   shutting_down: 503,
   database_unavailable: 503,
+  cluster_unavailable: 503,
 } as const satisfies Readonly<Record<string, number>>;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -99,7 +100,7 @@ const ROUTE_DOCS: { readonly [label: string]: RouteDoc } = {
     summary: 'Create up to 10,000 products in one transaction; existing ids are reported, not replaced',
     requestBody: ref('ProductBatch'),
     success: { 200: json('Created, with the ids that already existed', ref('BatchCreated')) },
-    errors: ['database_unavailable'],
+    errors: ['database_unavailable', 'cluster_unavailable'],
   },
   'GET /products/:id': {
     summary: 'Look a product up: filter, then cache, then database',
@@ -116,13 +117,13 @@ const ROUTE_DOCS: { readonly [label: string]: RouteDoc } = {
   'DELETE /products/:id': {
     summary: 'Delete a product (its id counts as stale in the filter until a rebuild)',
     success: { 204: { description: 'Deleted', noBody: true } },
-    errors: ['not_found', 'database_unavailable'],
+    errors: ['not_found', 'database_unavailable', 'cluster_unavailable'],
   },
   'POST /products': {
     summary: 'Create a product',
     requestBody: ref('Product'),
     success: { 201: json('Created', ref('Product')) },
-    errors: ['already_exists', 'database_unavailable'],
+    errors: ['already_exists', 'database_unavailable', 'cluster_unavailable'],
   },
   'POST /bloom/check': {
     summary: 'Ask the filter alone about up to 10,000 ids (true: may exist)',

@@ -32,7 +32,16 @@ export interface SnapshotterOptions {
   readonly filter: BloomFilter | (() => BloomFilter);
   readonly store: SnapshotStore;
   readonly redis: RedisConnection;
-  readonly watermark: Watermark;
+  /** Read just before the copy: every row below `value` must be in the filter. */
+  readonly watermark: Pick<Watermark, 'offer' | 'value'>;
+  /**
+   * Cluster mode: one snapshot writer at a time across instances, fenced
+   * (src/cluster/snapshot-lock.ts). Every save is then full (another instance
+   * may have written the shards since our last save, so our checksums say
+   * nothing about them); a save that finds the lock held is skipped (that
+   * writer's snapshot is as recent), one whose token was overtaken lands nowhere.
+   */
+  readonly cluster?: ClusterSnapshots;
   readonly metrics: Metrics;
   readonly logger: Logger;
   /** Debounce of saves after writes (SNAPSHOT_INTERVAL_MS). */
@@ -61,6 +70,19 @@ export interface SnapshotState {
   readonly lastError: string | null;
   readonly dirtyShards: number;
   readonly pendingFull: boolean;
+}
+
+/** What the snapshotter needs from the cluster (src/service/cluster.ts). */
+export interface ClusterSnapshots {
+  /** A fencing token, or undefined while another instance is writing. */
+  acquire(): Promise<string | undefined>;
+  /** True when written: no write with a greater token landed before. */
+  writeFenced(token: string, key: string, fields: readonly (string | Buffer)[]): Promise<boolean>;
+  release(token: string): Promise<void>;
+  /** The last applied feed entry id (read when the copy starts; recorded beside the snapshot). */
+  feedPosition(): string;
+  /** After a snapshot taken at `feedPosition` landed (trims the feed below it). */
+  landed(feedPosition: string): Promise<void>;
 }
 
 const MAX_BACKOFF_MS = 30_000;
@@ -151,6 +173,25 @@ export class Snapshotter {
   }
 
   async #saveOnce(): Promise<void> {
+    const gate = this.#o.cluster;
+    if (gate === undefined) return this.#saveLocked(undefined);
+    let token: string | undefined;
+    try {
+      token = await gate.acquire();
+    } catch (err) {
+      this.#failed(err);
+      throw err;
+    }
+    if (token === undefined) return; // another instance is writing one now
+    try {
+      this.#needFull = true;
+      await this.#saveLocked({ gate, token });
+    } finally {
+      await gate.release(token).catch(() => undefined);
+    }
+  }
+
+  async #saveLocked(fenced: { readonly gate: ClusterSnapshots; readonly token: string } | undefined): Promise<void> {
     const { store, watermark, metrics, logger } = this.#o;
     const started = performance.now();
     if (this.#o.horizon !== undefined) {
@@ -171,6 +212,8 @@ export class Snapshotter {
       this.#failed(err);
       throw err;
     }
+    // Cluster: the feed position when the copy starts; every entry up to it is in the bits.
+    const feedPosition = fenced?.gate.feedPosition();
     const filter = this.#filter();
     const dirty = filter.takeDirtyShards();
     const full = this.#needFull || this.#checksums === undefined;
@@ -180,7 +223,20 @@ export class Snapshotter {
     const encoded = encodeSnapshot(filter, { items: filter.items, watermark: wm, savedAtMs: this.#now() }, shards, this.#checksums);
     const encodeMs = performance.now() - copyStarted;
     try {
-      const bytes = await store.save(encoded.header, encoded.shards, origin);
+      let overtaken = false;
+      const write =
+        fenced === undefined
+          ? undefined
+          : async (key: string, fields: readonly (string | Buffer)[]): Promise<void> => {
+              overtaken = !(await fenced.gate.writeFenced(fenced.token, key, [...fields, 'feed', feedPosition ?? '']));
+            };
+      const bytes = await store.save(encoded.header, encoded.shards, origin, write);
+      if (overtaken) {
+        // A writer with a greater token landed first: ours is not the snapshot; nothing to record.
+        logger.debug('snapshot overtaken by a newer writer; not written');
+        return;
+      }
+      if (fenced !== undefined && feedPosition !== undefined) await fenced.gate.landed(feedPosition).catch((err: unknown) => logger.debug('feed trim failed', { err }));
       this.#checksums = encoded.checksums;
       this.#needFull = false;
       this.#backoffMs = 0;

@@ -47,7 +47,7 @@ export interface OpenProductsOptions {
 }
 
 /**
- * Opens the configured backend and claims the instance lock for
+ * Opens the configured backend and (not in cluster mode) claims the instance lock for
  * config.namespace right after (InstanceLockedError: another process serves
  * this database; the caller exits). Rejects with DatabaseUnavailableError when
  * the database does not answer; see openProductsWithRetry.
@@ -69,11 +69,18 @@ export async function openProducts(o: OpenProductsOptions): Promise<OpenedProduc
           cacheSizeKiB: config.sqliteCacheMb * 1024,
           writeTimeoutMs: config.databaseTimeoutMs,
         });
-  try {
-    await store.lockInstance(config.namespace);
-  } catch (err) {
-    await store.close();
-    throw err;
+  // Cluster mode (PostgreSQL + a real Redis): several processes serve this
+  // database and namespace on purpose, kept consistent by the lease, the change
+  // feed and the ack barrier (src/service/cluster.ts); no instance lock, so
+  // nothing is lost with its connection and a database outage is recovered
+  // without a restart. Otherwise one process only: the lock refuses a second.
+  if (!config.cluster) {
+    try {
+      await store.lockInstance(config.namespace);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
   }
   o.closers.push('product database', () => store.close());
   const health = new DatabaseHealth({ check: () => store.horizon(), logger: o.logger, ...(o.scheduler === undefined ? {} : { scheduler: o.scheduler }) });

@@ -23,6 +23,7 @@ import type { ProductStore } from '../store/product-store.js';
 import { redisUrlKind } from '../store/redis-url.js';
 import { UnconfirmedCacheWrites } from '../store/unconfirmed-cache-writes.js';
 import { FalseNegativeAudit } from '../upkeep/false-negative-audit.js';
+import type { ClusterMember } from './cluster.js';
 import type { RedisStores } from './open-stores.js';
 
 export interface UseCases {
@@ -49,21 +50,27 @@ export interface UseCaseDeps {
   readonly stores: RedisStores;
   readonly active: ActiveFilter;
   readonly closers: CloserStack;
+  /** Cluster mode (config.cluster): the guard fails open through it, the writer confirms through it. */
+  readonly cluster?: ClusterMember;
 }
 
 export function wireUseCases(d: UseCaseDeps): UseCases {
   const { config, logger, metrics, products, active, closers } = d;
   const { redis, cache, snapshots } = d.stores;
+  const { cluster } = d;
   const watermark = new Watermark(0);
   const snapshotter = new Snapshotter({
     filter: () => active.filter,
     store: snapshots,
     redis,
-    watermark,
+    // Cluster: other instances' rows reach the filter through the feed, so the
+    // store's horizon says nothing about them; the catch-up's watermark does.
+    ...(cluster === undefined
+      ? { watermark, horizon: () => products.horizon() }
+      : { watermark: cluster.snapshotWatermark, cluster }),
     metrics,
     logger,
     intervalMs: config.snapshotIntervalMs,
-    horizon: () => products.horizon(),
     origin: (wm) => snapshotOrigin(products, wm),
   });
   closers.push('snapshotter (final snapshot)', () => snapshotter.close());
@@ -91,8 +98,9 @@ export function wireUseCases(d: UseCaseDeps): UseCases {
     logger,
     ...(batcher === undefined ? {} : { poolCheck: (id: string) => batcher.check(id) }),
     ...(local === undefined ? {} : { local }),
+    ...(cluster === undefined ? {} : { mayRejectFromFilter: () => cluster.mayRejectFromFilter(), trustsNegative: (id: string) => cluster.trustsNegative(id) }),
   });
-  const writer = new ProductWriter({ products, active, cache, redis, watermark, snapshotter, unconfirmed, logger, ...(local === undefined ? {} : { local }) });
+  const writer = new ProductWriter({ products, active, cache, redis, watermark, snapshotter, unconfirmed, logger, ...(cluster === undefined ? {} : { cluster }), ...(local === undefined ? {} : { local }) });
   closers.push('cache-write retries', () => writer.close());
   const unsubscribe = redis.onStatusChange((healthy) => {
     logger.info(healthy ? 'redis is back' : 'redis unreachable; serving degraded (filter + database)');

@@ -39,7 +39,13 @@ export class SnapshotStore {
   }
 
   /** One HSET with the header, the origin and only the given shards. Returns bytes written (values only). */
-  async save(header: Buffer, shards: ReadonlyMap<number, Buffer>, origin = ''): Promise<number> {
+  async save(
+    header: Buffer,
+    shards: ReadonlyMap<number, Buffer>,
+    origin = '',
+    /** Replaces the HSET (cluster mode: SnapshotLock.writeFenced); gets the key and the field, value pairs. */
+    write?: (key: string, fields: readonly (string | Buffer)[]) => Promise<void>,
+  ): Promise<number> {
     const args: (string | Buffer)[] = [HEADER_FIELD, header, ORIGIN_FIELD, origin];
     let bytes = header.length;
     for (const [index, blob] of shards) {
@@ -47,7 +53,8 @@ export class SnapshotStore {
       args.push(`shard:${index}`, blob);
       bytes += blob.length;
     }
-    await this.redis.client.hset(this.key, ...args);
+    if (write === undefined) await this.redis.client.hset(this.key, ...args);
+    else await write(this.key, args);
     return bytes;
   }
 

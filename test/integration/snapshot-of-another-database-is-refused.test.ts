@@ -12,14 +12,17 @@
  *
  * Either way the service must not restore that snapshot, or must replay from
  * the database's own state, so that every id in the database is found.
+ *
+ * On both backends. A PostgreSQL backup is a `CREATE DATABASE ... TEMPLATE`
+ * clone restored under the original name; transaction ids are cluster-wide, so
+ * there the restored database's horizon is already past the snapshot's
+ * watermark and only the watermark row check can tell (watermark_row_changed).
  */
-import { copyFileSync, existsSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { idsNotFound } from '../helpers/bulk-lookup.js';
-import { createSchema, inspectDatabase, insertProducts } from '../helpers/products-db.js';
-import { parseSamples } from '../helpers/prometheus-text.js';
+import { BACKENDS, type BackendDatabase } from '../helpers/backends.js';
+import { metricValue, parseSamples } from '../helpers/prometheus-text.js';
 import { SHARED_REDIS_URL, deleteNamespaceKeys, uniqueNamespace } from '../helpers/redis-namespace.js';
 import { checkSnapshot, readSnapshot } from '../helpers/redis-snapshot.js';
 import { ServerProcess } from '../helpers/server-process.js';
@@ -40,10 +43,21 @@ function loadSources(metrics: string): string {
     .join(', ');
 }
 
-describe('a snapshot of another database is not trusted', () => {
+/** The origin-check reasons a restored backup may be refused with (see src/persistence/snapshot-origin.ts). */
+function backupRefusals(metrics: string): string[] {
+  return ['ahead_of_database', 'watermark_row_changed'].filter((reason) => metricValue(metrics, 'bloomgate_snapshot_rejected_total', { reason }) > 0);
+}
+
+describe.each(BACKENDS)('a snapshot of another database is not trusted on $name', (backend) => {
   let redis: Redis;
   let server: ServerProcess;
   let namespace: string;
+  const databases: BackendDatabase[] = [];
+  const openDatabase = async (): Promise<BackendDatabase> => {
+    const db = await backend.open();
+    databases.push(db);
+    return db;
+  };
 
   beforeEach(() => {
     redis = new Redis(SHARED_REDIS_URL);
@@ -52,18 +66,19 @@ describe('a snapshot of another database is not trusted', () => {
 
   afterEach(async () => {
     await server?.dispose();
+    for (const db of databases.splice(0)) await db.drop();
     await deleteNamespaceKeys(redis, namespace);
     await redis.quit();
   });
 
   it('finds rows written after the database was restored from an older backup, across a crash', { timeout: 90_000 }, async () => {
-    server = new ServerProcess({ redisUrl: SHARED_REDIS_URL, namespace, env: { SNAPSHOT_INTERVAL_MS: NO_PERIODIC_SNAPSHOT } });
-    const backup = join(server.dir, 'backup.db');
+    const db = await openDatabase();
+    server = new ServerProcess({ redisUrl: SHARED_REDIS_URL, namespace, env: { SNAPSHOT_INTERVAL_MS: NO_PERIODIC_SNAPSHOT }, ...db.serverOptions() });
     await server.start();
     await server.waitHealthy();
     await postBatch(server, Array.from({ length: 1_000 }, (_, i) => `OLD-${i}`));
     expect(await server.exitAfterSigterm()).toEqual({ code: 0, signal: null });
-    copyFileSync(server.dbPath, backup); // a clean shutdown checkpointed the WAL: the file is the whole database
+    await db.backup();
 
     await server.start();
     await server.waitHealthy();
@@ -72,12 +87,13 @@ describe('a snapshot of another database is not trusted', () => {
     const snapshotWatermark = checkSnapshot(await readSnapshot(redis, namespace)).header?.watermark;
 
     // The disk dies; the operator restores last night's backup and starts the service.
-    for (const suffix of ['', '-wal', '-shm']) if (existsSync(server.dbPath + suffix)) rmSync(server.dbPath + suffix);
-    copyFileSync(backup, server.dbPath);
-    const restored = inspectDatabase(server.dbPath);
+    await db.restoreBackup();
+    const restored = await db.summary();
     await server.start();
     await server.waitHealthy();
-    const firstLoad = loadSources(await server.metrics());
+    const firstMetrics = await server.metrics();
+    const firstLoad = loadSources(firstMetrics);
+    expect(backupRefusals(firstMetrics), 'the snapshot of the later database is refused').toHaveLength(1);
     const fresh = Array.from({ length: 100 }, (_, i) => `AFTER-RESTORE-${i}`);
     for (const id of fresh) expect((await server.postProduct({ id, name: 'after', price: 2 })).status).toBe(201);
     expect(await idsNotFound(server, fresh), 'found while this process runs').toEqual([]);
@@ -88,15 +104,44 @@ describe('a snapshot of another database is not trusted', () => {
     const secondLoad = loadSources(await server.metrics());
     const misses = await idsNotFound(server, fresh);
     console.log(
-      `[foreign-backup] snapshot watermark ${snapshotWatermark}, restored database max seq ${restored.maxSeq}; ` +
+      `[foreign-backup ${backend.name}] snapshot watermark ${snapshotWatermark}, restored database max position ${restored.maxPosition}; ` +
+        `refused as ${backupRefusals(firstMetrics).join()}; ` +
         `loads: after the restore ${firstLoad}, after the crash ${secondLoad}; ${misses.length} of ${fresh.length} acknowledged ids not found`,
     );
     expect(misses.slice(0, 5), `ids created after the backup restore, after a kill -9 (${misses.length} not found)`).toEqual([]);
   });
 
+  it('refuses the snapshot when the restored database grew past its watermark before the start', { timeout: 90_000 }, async () => {
+    const db = await openDatabase();
+    server = new ServerProcess({ redisUrl: SHARED_REDIS_URL, namespace, env: { SNAPSHOT_INTERVAL_MS: NO_PERIODIC_SNAPSHOT }, ...db.serverOptions() });
+    await server.start();
+    await server.waitHealthy();
+    const old = Array.from({ length: 1_000 }, (_, i) => `OLD-${i}`);
+    await postBatch(server, old);
+    expect(await server.exitAfterSigterm()).toEqual({ code: 0, signal: null });
+    await db.backup();
+    await server.start();
+    await server.waitHealthy();
+    await postBatch(server, Array.from({ length: 1_000 }, (_, i) => `LOST-${i}`));
+    expect(await server.exitAfterSigterm()).toEqual({ code: 0, signal: null });
+    const watermark = checkSnapshot(await readSnapshot(redis, namespace)).header?.watermark ?? Number.NaN;
+
+    // The backup is restored, and another writer fills it past the snapshot's watermark before
+    // bloomgate starts: the watermark alone no longer looks "ahead", only its row tells.
+    await db.restoreBackup();
+    const grown = Array.from({ length: 1_100 }, (_, i) => `GROWN-${i}`);
+    await db.insertProducts(grown);
+    expect((await db.summary()).maxPosition, 'the restored database grew past the watermark').toBeGreaterThanOrEqual(watermark);
+    await server.start();
+    await server.waitHealthy();
+    const metrics = await server.metrics();
+    expect(backupRefusals(metrics), `refusals; loads: ${loadSources(metrics)}`).toEqual(['watermark_row_changed']);
+    expect(await idsNotFound(server, [...grown, ...old]), 'every id of the restored and grown database').toEqual([]);
+  });
+
   it('refuses the snapshot of another database that shares HASH_SEED', { timeout: 90_000 }, async () => {
     const env = { SNAPSHOT_INTERVAL_MS: NO_PERIODIC_SNAPSHOT, HASH_SEED: '424242' };
-    const first = new ServerProcess({ redisUrl: SHARED_REDIS_URL, namespace, env });
+    const first = new ServerProcess({ redisUrl: SHARED_REDIS_URL, namespace, env, ...(await openDatabase()).serverOptions() });
     try {
       await first.start();
       await first.waitHealthy();
@@ -108,15 +153,16 @@ describe('a snapshot of another database is not trusted', () => {
 
     // Another database (a refreshed staging copy, a re-created file), written by another tool,
     // then served under the same namespace and seed.
-    server = new ServerProcess({ redisUrl: SHARED_REDIS_URL, namespace, env });
+    const other = await openDatabase();
+    server = new ServerProcess({ redisUrl: SHARED_REDIS_URL, namespace, env, ...other.serverOptions() });
     const second = Array.from({ length: 1_000 }, (_, i) => `SECOND-DB-${i}`);
-    createSchema(server.dbPath);
-    insertProducts(server.dbPath, second);
+    await other.createSchema();
+    await other.insertProducts(second);
     await server.start();
     await server.waitHealthy();
     const load = loadSources(await server.metrics());
     const misses = await idsNotFound(server, second);
-    console.log(`[foreign-seed] loads: ${load}; ${misses.length} of ${second.length} ids of this database not found`);
+    console.log(`[foreign-seed ${backend.name}] loads: ${load}; ${misses.length} of ${second.length} ids of this database not found`);
     expect(misses.slice(0, 5), `this database's ids, with another database's snapshot in Redis (${misses.length} not found)`).toEqual([]);
   });
 });

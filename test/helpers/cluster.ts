@@ -116,6 +116,24 @@ export class Cluster {
     else await server.waitForLog(/"msg":"ready"/, timeoutMs);
   }
 
+  /**
+   * One create on each running instance, awaited: an instance's first own
+   * writes wait out its barrier's first observation of the cluster (a full
+   * lease TTL), which a test timing writes around an event does not want to
+   * measure. Returns the acknowledged ids.
+   */
+  async primeWrites(): Promise<string[]> {
+    const servers = this.running();
+    return Promise.all(
+      servers.map(async (server, i) => {
+        const id = `prime-${server.port}-${i}-${this.instances.indexOf(server)}`;
+        const res = await server.postProduct({ id, name: 'prime', price: 1 }, 30_000);
+        if (res.status !== 201) throw new Error(`priming create on port ${server.port} answered ${res.status}: ${res.text}`);
+        return id;
+      }),
+    );
+  }
+
   /** The last log lines of every instance, for failure messages. */
   tails(n = 20): string {
     return this.instances.map((s, i) => `--- instance ${i} (pid ${s.pid ?? '-'}) ---\n${s.tail(n)}`).join('\n');

@@ -100,10 +100,12 @@ export class RecentCreates {
   }
 
   /**
-   * Must be polled often (each lookup that meets a marker calls it through
-   * trustsNegative, and the service calls it on a timer) so a short fail-open
-   * period is noticed: every moment it is seen failing open pushes the
-   * distrust window to now + holdMs.
+   * Every moment it is seen failing open pushes the distrust window to
+   * now + holdMs (each trustsNegative call looks). A fail-open period no call
+   * saw is harmless: either the lease lapsed, and coming back took a new
+   * registration (counted above), or the lease stayed valid (only the reader
+   * or the catch-up lagged), and then writers kept waiting for us, so every
+   * create acknowledged meanwhile was applied here and noted (rule a).
    */
   observe(): void {
     const registrations = this.#registrations();

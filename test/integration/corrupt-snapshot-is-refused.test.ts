@@ -4,8 +4,8 @@
  * snapshot), tampers with the Redis hash, starts it again, and checks that the
  * snapshot was refused with a warning naming the reason, counted in
  * bloomgate_snapshot_rejected_total{reason}, that the filter was rebuilt from
- * SQLite (bloomgate_filter_loads_total{source="rebuild"}), and that every id
- * is still found.
+ * the database (bloomgate_filter_loads_total{source="rebuild"}), and that every
+ * id is still found. On both backends.
  *
  * The shard cases zero or cut real shards, so a service that restored them
  * anyway would also show false negatives, not just a wrong metric.
@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKENDS, type BackendDatabase } from '../helpers/backends.js';
 import { idsNotFound } from '../helpers/bulk-lookup.js';
 import { writeProductsFile, spreadSample } from '../helpers/products-file.js';
 import { metricValue } from '../helpers/prometheus-text.js';
@@ -32,6 +33,12 @@ interface Case {
   /** The reason label the service reports (the decoder's reason codes). */
   reason: string;
   tamper: (raw: RawSnapshot) => RawSnapshot;
+  /**
+   * Also run on PostgreSQL. The decoder's checks do not depend on the backend,
+   * only the rebuild after a refusal does; so PostgreSQL runs one case of each
+   * kind (shard bytes, a torn save, header fields, the header checksum), not all.
+   */
+  everyBackend?: true;
 }
 
 function replaceShard(raw: RawSnapshot, shard: number, blob: Buffer | undefined): RawSnapshot {
@@ -46,10 +53,11 @@ function header(raw: RawSnapshot): Buffer {
   return raw.header;
 }
 
-describe('a corrupt or foreign snapshot is refused and the filter rebuilt from SQLite', () => {
+describe.each(BACKENDS)('a corrupt or foreign snapshot is refused and the filter rebuilt from the database on $name', (backend) => {
   const namespace = uniqueNamespace('corrupt');
   let redis: Redis;
   let server: ServerProcess;
+  let db: BackendDatabase;
   let idOf: (i: number) => string;
   let posted: string[] = [];
   /** The snapshot before the POSTs: its shards differ from the later one's. */
@@ -57,7 +65,8 @@ describe('a corrupt or foreign snapshot is refused and the filter rebuilt from S
 
   beforeAll(async () => {
     redis = new Redis(SHARED_REDIS_URL);
-    server = new ServerProcess({ redisUrl: SHARED_REDIS_URL, namespace, env: { BLOOM_CAPACITY: CAPACITY } });
+    db = await backend.open();
+    server = new ServerProcess({ redisUrl: SHARED_REDIS_URL, namespace, env: { BLOOM_CAPACITY: CAPACITY }, ...db.serverOptions() });
     const file = join(server.dir, 'products.txt');
     idOf = writeProductsFile(file, IMPORTED, (i) => `CORRUPT-${String(i).padStart(6, '0')}`);
     await server.start({ PRODUCTS_FILE: file });
@@ -78,17 +87,19 @@ describe('a corrupt or foreign snapshot is refused and the filter rebuilt from S
 
   afterAll(async () => {
     await server?.dispose();
+    await db?.drop();
     await deleteNamespaceKeys(redis, namespace);
     await redis.quit();
   });
 
   const cases: Case[] = [
-    { name: 'a shard whose bytes do not match its checksum (zeroed)', reason: 'shard_checksum', tamper: (raw) => replaceShard(raw, 3, Buffer.alloc(raw.shards.get(3)!.length)) },
+    { name: 'a shard whose bytes do not match its checksum (zeroed)', reason: 'shard_checksum', everyBackend: true, tamper: (raw) => replaceShard(raw, 3, Buffer.alloc(raw.shards.get(3)!.length)) },
     { name: 'a truncated shard', reason: 'shard_size', tamper: (raw) => replaceShard(raw, 5, raw.shards.get(5)!.subarray(0, raw.shards.get(5)!.length >> 1)) },
     { name: 'a missing shard', reason: 'shard_missing', tamper: (raw) => replaceShard(raw, 7, undefined) },
     {
       name: 'a torn save: the new header over the shards of an older snapshot',
       reason: 'shard_checksum',
+      everyBackend: true,
       tamper: (raw) => ({ header: raw.header, shards: new Map(older.shards) }),
     },
     { name: 'an older format version', reason: 'unsupported_version', tamper: (raw) => ({ ...raw, header: withField(header(raw), 'formatVersion', 0) }) },
@@ -96,6 +107,7 @@ describe('a corrupt or foreign snapshot is refused and the filter rebuilt from S
     {
       name: 'another hash seed (fingerprint)',
       reason: 'seed_mismatch',
+      everyBackend: true,
       tamper: (raw) => ({ ...raw, header: withField(header(raw), 'seedFingerprint', header(raw).readUInt32LE(12) ^ 0x5a5a5a5a) }),
     },
     { name: 'another hash function', reason: 'hash_mismatch', tamper: (raw) => ({ ...raw, header: withField(header(raw), 'hashId', 99) }) },
@@ -103,6 +115,7 @@ describe('a corrupt or foreign snapshot is refused and the filter rebuilt from S
     {
       name: 'a header with a bad checksum',
       reason: 'header_checksum',
+      everyBackend: true,
       tamper: (raw) => {
         const h = Buffer.from(header(raw));
         h.writeDoubleLE(h.readDoubleLE(40) + 1, 40); // items, crc left as it was
@@ -136,7 +149,7 @@ describe('a corrupt or foreign snapshot is refused and the filter rebuilt from S
     expect((await server.stats()).items).toBe(IMPORTED + POSTED);
   }
 
-  for (const c of cases) {
+  for (const c of cases.filter((c) => backend.name === 'sqlite' || c.everyBackend === true)) {
     it(`refuses ${c.name} (${c.reason})`, { timeout: 60_000 }, async () => {
       await restartWithTamperedSnapshot(c.tamper);
       await expectRefusedAndRebuilt(c.reason);

@@ -90,6 +90,7 @@ export interface Config {
    * rediss://). Several processes may then serve one database and namespace
    * (lease + change feed + ack barrier, no instance lock). SQLite or
    * memory:// Redis: one instance, guarded by the instance lock.
+   * CLUSTER_MODE=off keeps one instance with the lock on PostgreSQL + Redis too.
    */
   readonly cluster: boolean;
   /** Cluster mode: each instance's lease time to live (a dead instance holds writes this long at most). */
@@ -246,6 +247,8 @@ export function loadConfig(env: Env): Config {
     localCacheMaxAgeMs: r.integer('LOCAL_CACHE_MAX_AGE_MS', 60_000, 1, 86_400_000),
     clusterLeaseTtlMs: r.integer('CLUSTER_LEASE_TTL_MS', 3000, 600, 600_000),
   };
+  const clusterMode = r.oneOf<'auto' | 'off'>('CLUSTER_MODE', 'auto', ['auto', 'off']);
   if (r.problems.length > 0) throw new ConfigError(r.problems);
-  return Object.freeze({ ...config, cluster: database.kind === 'postgres' && redisUrlKind(config.redisUrl)?.kind === 'server' });
+  const cluster = clusterMode === 'auto' && database.kind === 'postgres' && redisUrlKind(config.redisUrl)?.kind === 'server';
+  return Object.freeze({ ...config, cluster });
 }

@@ -86,6 +86,7 @@ describe('the product database going away', () => {
       PRODUCTS_FILE: join(dir, 'none.txt'),
       REDIS_URL: 'redis://127.0.0.1:1',
       REDIS_COMMAND_TIMEOUT_MS: '100',
+      CLUSTER_MODE: 'off', // one instance with the instance lock (its loss is asserted below)
       BLOOM_STATE_NAMESPACE: uniqueNamespace('outage'),
       WORKERS: '1',
     });

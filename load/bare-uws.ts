@@ -6,6 +6,11 @@
  * no routing beyond one wildcard. bench.ts checks that the two bodies still
  * have the same length before it measures.
  *
+ * An id of an existing product (`SKU-...`, see load/products-file.ts) gets
+ * instead the 200 body bloomgate sends for a cache hit of the imported product
+ * (`{"id":"<id>","name":"Product <id>","price":0,"source":"cache"}`, byte for
+ * byte): the ceiling of the `hit` scenario, built per request like the 404.
+ *
  * `GET /health` answers 200 so the same readiness wait works for every server.
  *
  *   PORT=8100 npx tsx load/bare-uws.ts
@@ -16,6 +21,7 @@ const PORT = Number(process.env.PORT ?? 8100);
 const HOST = process.env.HOST ?? '127.0.0.1';
 
 const kPrefix = '/products/';
+const kExisting = 'SKU-';
 
 function idOf(url: string): string {
   const raw = url.startsWith(kPrefix) ? url.slice(kPrefix.length) : url;
@@ -33,6 +39,11 @@ app.get('/health', (res) => {
 });
 app.get('/*', (res, req) => {
   const id = idOf(req.getUrl());
+  if (id.startsWith(kExisting)) {
+    const quoted = JSON.stringify(id);
+    res.writeStatus('200 OK').writeHeader('Content-Type', 'application/json').end(`{"id":${quoted},"name":"Product ${quoted.slice(1)},"price":0,"source":"cache"}`);
+    return;
+  }
   res
     .writeStatus('404 Not Found')
     .writeHeader('Content-Type', 'application/json')

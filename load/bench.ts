@@ -19,7 +19,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ABSENT_PREFIX, writeProductsFile } from './products-file.js';
+import { ABSENT_PREFIX, existingId, writeProductsFile } from './products-file.js';
 import { deleteNamespaceKeys, redisReachable, runNamespace } from './redis-namespace.js';
 import { checkBody, seededRandom } from './scenarios.js';
 import type { ServerProcess } from './server-process.js';
@@ -143,6 +143,13 @@ async function main(): Promise<void> {
     }
     const hitServers = new Set(scenarios.flatMap((s) => s.cases.filter((c) => c.workload === 'hit').map((c) => c.server)));
     for (const name of hitServers) if (servers.has(name)) await warmCache(serverOf(name));
+    // After the warm-up reads (a first read answers source "database"). Same body for a hit too: the bare ceiling of the `hit` scenario answers what a cache hit answers.
+    const hitSizes = new Map<ServerName, number>();
+    for (const [name, server] of servers) if (hitServers.has(name) && name !== 'peer') hitSizes.set(name, await expectStatus(server, `/products/${existingId(0)}`, 200));
+    const bareHitSize = hitSizes.get('bare');
+    for (const [name, size] of hitSizes) {
+      if (bareHitSize !== undefined && size !== bareHitSize) notes.push(`hit body of ${name} is ${size} bytes, bare uWS sends ${bareHitSize}: update load/bare-uws.ts.`);
+    }
 
     // Each scenario's block: its cases whose server is running.
     const blocks: Block[] = scenarios
@@ -178,7 +185,7 @@ async function main(): Promise<void> {
       }
     }
     await data.remove();
-    for (const suffix of ['inline', 'pool', 'peer']) await deleteNamespaceKeys(knobs.REDIS_URL, `${namespace}-${suffix}`);
+    for (const suffix of ['inline', 'inline-nolocal', 'pool', 'peer']) await deleteNamespaceKeys(knobs.REDIS_URL, `${namespace}-${suffix}`);
   }
 }
 

@@ -13,6 +13,8 @@ export const LOADGEN = process.env.BENCH_LOADGEN ?? '';
 export const PRODUCTS = Number(process.env.BENCH_PRODUCTS ?? 100_000);
 /** Cached ids the hit cases cycle over (warmed before measuring). */
 export const HOT_IDS = Number(process.env.BENCH_HOT_IDS ?? 1000);
+/** LOCAL_CACHE_ENTRIES of the bloomgate servers but `inline-nolocal` (which has 0). */
+export const LOCAL_CACHE_ENTRIES = Number(process.env.BENCH_LOCAL_CACHE_ENTRIES ?? 10_000);
 export const CHECK_BATCH = Number(process.env.BENCH_CHECK_BATCH ?? 1000);
 export const CHECK_CONNECTIONS = Number(process.env.BENCH_CHECK_CONNECTIONS ?? 8);
 /** Fixed offered load for the p99 comparison: about P99_CONNECTIONS * 1000 / P99_DELAY_MS req/s. */
@@ -36,7 +38,8 @@ export function knobsInEnvironment(): string[] {
     .map((k) => `${k}=${process.env[k]}`);
 }
 
-export type ServerName = 'bare' | 'inline' | 'pool' | 'peer';
+/** `inline-nolocal`: the inline path with LOCAL_CACHE_ENTRIES=0 (every hit a Redis GET), the before of issue 12. */
+export type ServerName = 'bare' | 'inline' | 'inline-nolocal' | 'pool' | 'peer';
 export type Workload = 'reject' | 'hit' | 'check' | 'reject-fixed';
 
 export interface Sample {

@@ -48,13 +48,13 @@ export async function report(input: ReportInput): Promise<string> {
   for (const server of input.servers.values()) {
     out.push(`- ${server.name}: healthy ${fmtInt(server.readyMs)} ms after spawn (tsx compile included), RSS ${fmtInt(rssMb(server.pid))} MB at the end`);
   }
-  for (const name of ['inline', 'pool'] as const) {
+  for (const name of ['inline', 'inline-nolocal', 'pool'] as const) {
     const server = input.servers.get(name);
     if (server === undefined) continue;
     const stats = (await (await fetch(`${server.url}/stats`)).json()) as Record<string, unknown>;
     out.push(
       `- bloomgate ${name} /stats after the run: lookups ${String(stats.lookups)}, bloom_rejected ${String(stats.bloom_rejected)}, ` +
-        `cache_hit ${String(stats.cache_hit)}, db_queries ${String(stats.db_queries)}, db_roundtrips_avoided ${String(stats.db_roundtrips_avoided)}`,
+        `cache_hit ${String(stats.cache_hit)}, local_cache_hit ${String(stats.local_cache_hit)}, db_queries ${String(stats.db_queries)}, db_roundtrips_avoided ${String(stats.db_roundtrips_avoided)}`,
     );
   }
   for (const n of input.notes) out.push(`- note: ${n}`);

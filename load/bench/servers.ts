@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { existingId, type ProductsData } from '../products-file.js';
 import { startServer, type ServerProcess } from '../server-process.js';
-import { BLOOM_CAPACITY, BLOOM_FPR, BLOOM_SHARDS, HOT_IDS, REDIS_URL, SERVER_ENTRY, WORKERS, type ServerName } from './options.js';
+import { BLOOM_CAPACITY, BLOOM_FPR, BLOOM_SHARDS, HOT_IDS, LOCAL_CACHE_ENTRIES, REDIS_URL, SERVER_ENTRY, WORKERS, type ServerName } from './options.js';
 
 export interface StartedServers {
   readonly servers: Map<ServerName, ServerProcess>;
@@ -22,7 +22,7 @@ export async function startServers(
 ): Promise<void> {
   const { servers, notes } = started;
   if (needed.has('bare')) servers.set('bare', await startServer({ name: 'bare uWS', entry: 'load/bare-uws.ts', env: {} }));
-  const paths = (['inline', 'pool'] as const).filter((path) => needed.has(path));
+  const paths = (['inline', 'inline-nolocal', 'pool'] as const).filter((path) => needed.has(path));
   if (paths.length > 0 && !existsSync(SERVER_ENTRY)) notes.push(`${SERVER_ENTRY} does not exist yet: every bloomgate row is pending.`);
   else {
     for (const path of paths) {
@@ -30,7 +30,8 @@ export async function startServers(
         DB_PATH: data.dbPath(`bloomgate-${path}`),
         PRODUCTS_FILE: data.productsFile,
         REDIS_URL: options.bloomgateRedis,
-        LOOKUP_PATH: path,
+        LOOKUP_PATH: path === 'pool' ? 'pool' : 'inline',
+        LOCAL_CACHE_ENTRIES: path === 'inline-nolocal' ? '0' : String(LOCAL_CACHE_ENTRIES),
         BLOOM_STATE_NAMESPACE: `${options.namespace}-${path}`,
         BLOOM_CAPACITY: String(BLOOM_CAPACITY),
         BLOOM_FPR: String(BLOOM_FPR),

@@ -34,6 +34,7 @@ import { PostgresProductStore } from '../../src/store/postgres-product-store.js'
 import { createTestDatabase } from './postgres-database.js';
 import { allIds as sqliteAllIds, createSchema, inspectDatabase, insertProducts as sqliteInsert, withDatabaseCopy } from './products-db.js';
 import { testDatabaseAdminUrl } from './test-services.js';
+import { waitFor } from './wait-for.js';
 import Database from 'better-sqlite3';
 
 export type BackendName = 'sqlite' | 'postgres';
@@ -70,6 +71,12 @@ export interface BackendDatabase {
   backup(): Promise<void>;
   /** Replaces the database by the copy backup() kept, as an operator restoring last night's backup would. */
   restoreBackup(): Promise<void>;
+  /**
+   * After the service exited: did it leave the database closed? SQLite: no WAL
+   * file (closing checkpoints it away); PostgreSQL: no session on the database
+   * any more (waits a little: a server process ends just after its client).
+   */
+  closedCleanly(): Promise<boolean>;
   /** Removes the dir and, on PostgreSQL, the database and its backup. Safe to call twice. */
   drop(): Promise<void>;
 }
@@ -120,6 +127,7 @@ const sqlite: Backend = {
         for (const f of files(dbPath)) if (existsSync(f)) rmSync(f);
         copyFileSync(backupPath, dbPath);
       },
+      closedCleanly: async () => !existsSync(`${dbPath}-wal`),
       drop: async () => rmSync(dir, { recursive: true, force: true }),
     };
   },
@@ -194,6 +202,14 @@ const postgres: Backend = {
         if (!hasBackup) throw new Error('restoreBackup() before backup()');
         await admin(`DROP DATABASE IF EXISTS ${db.name} WITH (FORCE)`);
         await admin(`CREATE DATABASE ${db.name} TEMPLATE ${backupName}`);
+      },
+      closedCleanly: async () => {
+        const sessions = (): Promise<number> =>
+          withClient(testDatabaseAdminUrl(), async (c) => Number((await c.query<{ n: string }>('SELECT count(*)::text AS n FROM pg_stat_activity WHERE datname = $1', [db.name])).rows[0]?.n));
+        return waitFor('no session on the database', async () => (await sessions()) === 0, 5_000).then(
+          () => true,
+          () => false,
+        );
       },
       drop: async () => {
         if (dropped) return;

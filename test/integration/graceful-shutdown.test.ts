@@ -1,6 +1,6 @@
 /**
  * Promise 7: SIGTERM stops accepting, finishes the requests in flight, writes a
- * final snapshot, closes SQLite, exits 0.
+ * final snapshot, closes the database, exits 0. On both backends.
  *
  * "In flight" is made deterministic with slow uploads: the headers and half of
  * each body are sent before the SIGTERM, the rest after it. Those requests
@@ -8,12 +8,11 @@
  * be refused, but any 201 among them must be durable too. The snapshot
  * interval is an hour, so only the final snapshot can cover the last rows.
  */
-import { existsSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idsNotFound } from '../helpers/bulk-lookup.js';
-import { inspectDatabase } from '../helpers/products-db.js';
+import { BACKENDS, type BackendDatabase } from '../helpers/backends.js';
 import { metricValue } from '../helpers/prometheus-text.js';
 import { SHARED_REDIS_URL, deleteNamespaceKeys, uniqueNamespace } from '../helpers/redis-namespace.js';
 import { checkSnapshot, readSnapshot } from '../helpers/redis-snapshot.js';
@@ -77,22 +76,26 @@ function freshConnectionGet(port: number, path: string): Promise<number | string
   });
 }
 
-describe('graceful shutdown', () => {
+describe.each(BACKENDS)('graceful shutdown on $name', (backend) => {
   const namespace = uniqueNamespace('sigterm');
   let redis: Redis;
   let server: ServerProcess;
+  let database: BackendDatabase;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     redis = new Redis(SHARED_REDIS_URL);
+    database = await backend.open();
     server = new ServerProcess({
       redisUrl: SHARED_REDIS_URL,
       namespace,
       env: { SNAPSHOT_INTERVAL_MS: '3600000', SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS) },
+      ...database.serverOptions(),
     });
   });
 
   afterAll(async () => {
     await server?.dispose();
+    await database?.drop();
     await deleteNamespaceKeys(redis, namespace);
     await redis.quit();
   });
@@ -138,7 +141,7 @@ describe('graceful shutdown', () => {
     const racedCreated = raced.filter((r) => r.outcome === 201).map((r) => r.id);
     const racedOther = raced.filter((r) => r.outcome !== 201 && r.outcome !== 503 && typeof r.outcome === 'number');
     console.log(
-      `[sigterm] exited ${JSON.stringify(exit)} ${exitedAfterMs} ms after SIGTERM; new connection ${REST_AFTER_SIGTERM_MS} ms after SIGTERM got ${newConnection}; ` +
+      `[sigterm ${backend.name}] exited ${JSON.stringify(exit)} ${exitedAfterMs} ms after SIGTERM; new connection ${REST_AFTER_SIGTERM_MS} ms after SIGTERM got ${newConnection}; ` +
         `slow requests: ${slowAnswers.map((a) => a.status).join(',')}; racing POSTs: ${racedCreated.length} created, ` +
         `others ${JSON.stringify([...new Set(raced.filter((r) => r.outcome !== 201).map((r) => r.outcome))])}`,
     );
@@ -151,14 +154,18 @@ describe('graceful shutdown', () => {
     expect(['ECONNREFUSED', 503], 'a new connection after SIGTERM is refused or told 503').toContain(newConnection);
     expect(racedOther, 'racing POSTs answered with something other than 201 or 503').toEqual([]);
 
-    // The final snapshot covers every committed row; SQLite was closed (WAL checkpointed away).
-    const db = inspectDatabase(server.dbPath);
+    // The final snapshot covers every committed row; the database was closed (SQLite: WAL checkpointed away).
+    const db = await database.summary();
     const { header, problems } = checkSnapshot(await readSnapshot(redis, namespace));
     expect(problems, 'the final snapshot').toEqual([]);
     expect(header?.savedAtMs ?? 0, 'snapshot written after SIGTERM').toBeGreaterThanOrEqual(sigtermAt);
-    expect(header?.watermark, 'final snapshot watermark = one past the max rowid (every position below it is in the filter)').toBe(db.maxSeq + 1);
+    if (backend.name === 'sqlite') {
+      expect(header?.watermark, 'final snapshot watermark = one past the max rowid (every position below it is in the filter)').toBe(db.maxPosition + 1);
+    } else {
+      expect(header?.watermark, 'final snapshot watermark above every committed transaction id').toBeGreaterThan(db.maxPosition);
+    }
     expect(header?.items, 'final snapshot items = rows').toBe(db.rows);
-    expect(existsSync(`${server.dbPath}-wal`), 'the WAL is gone: SQLite was closed cleanly').toBe(false);
+    expect(await database.closedCleanly(), 'the database was closed cleanly (SQLite: no WAL; PostgreSQL: no session left)').toBe(true);
 
     await server.start();
     await server.waitHealthy();

@@ -12,7 +12,7 @@ describe('ROUTES', () => {
 
   it('derives the Allow header of each pattern from its rows', () => {
     const allowed = allowedMethods(ROUTES);
-    expect(allowed.get('/products/:id')).toEqual(['GET', 'DELETE']);
+    expect(allowed.get('/products/:id')).toEqual(['GET', 'PUT', 'DELETE']);
     expect(allowed.get('/health')).toEqual(['GET']);
     expect(allowed.get('/products/batch')).toEqual(['POST']);
   });
@@ -21,7 +21,7 @@ describe('ROUTES', () => {
     const admin = ROUTES.filter((r) => r.auth === 'admin').map((r) => r.label);
     expect(admin.sort()).toEqual(['DELETE /products/:id', 'GET /admin/status', 'POST /admin/rebuild']);
     const write = ROUTES.filter((r) => r.auth === 'write').map((r) => r.label);
-    expect(write.sort()).toEqual(['POST /products', 'POST /products/batch']);
+    expect(write.sort()).toEqual(['POST /products', 'POST /products/batch', 'PUT /products/:id']);
     // Reads never need a token.
     for (const r of ROUTES) if (r.method === 'GET' && r.pattern !== '/admin/status') expect(r.auth, r.label).toBe('none');
     const alwaysAnswer = ROUTES.filter((r) => r.needs === 'nothing').map((r) => r.label);

@@ -3,13 +3,13 @@
  * coming while a new filter is built and swapped in, and every acknowledged id
  * must be found at once, after the swap, and after a `kill -9` either in the
  * middle of the rebuild's scan or right after the swap (before or while the
- * full snapshot that follows it is written).
+ * full snapshot that follows it is written). On both backends.
  */
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKENDS, type BackendDatabase } from '../helpers/backends.js';
 import { idsNotFound } from '../helpers/bulk-lookup.js';
-import { inspectDatabase } from '../helpers/products-db.js';
 import { spreadSample, writeProductsFile } from '../helpers/products-file.js';
 import { SHARED_REDIS_URL, deleteNamespaceKeys, uniqueNamespace } from '../helpers/redis-namespace.js';
 import { ServerProcess } from '../helpers/server-process.js';
@@ -63,18 +63,21 @@ class CreateTraffic {
   }
 }
 
-describe('an online rebuild loses no concurrent create', () => {
+describe.each(BACKENDS)('an online rebuild loses no concurrent create on $name', (backend) => {
   const namespace = uniqueNamespace('rebuild');
   let redis: Redis;
   let server: ServerProcess;
+  let database: BackendDatabase;
   let idOf: (i: number) => string;
 
   beforeAll(async () => {
     redis = new Redis(SHARED_REDIS_URL);
+    database = await backend.open();
     server = new ServerProcess({
       redisUrl: SHARED_REDIS_URL,
       namespace,
       env: { BLOOM_CAPACITY: '400000', ADMIN_TOKEN, SNAPSHOT_INTERVAL_MS: '200' },
+      ...database.serverOptions(),
     });
     const file = join(server.dir, 'products.txt');
     idOf = writeProductsFile(file, IMPORTED, (i) => `REB-${String(i).padStart(7, '0')}`);
@@ -84,6 +87,7 @@ describe('an online rebuild loses no concurrent create', () => {
 
   afterAll(async () => {
     await server?.dispose();
+    await database?.drop();
     await deleteNamespaceKeys(redis, namespace);
     await redis.quit();
   });
@@ -113,7 +117,7 @@ describe('an online rebuild loses no concurrent create', () => {
     await server.start();
     await server.waitHealthy(60_000);
     await expectAllFound(traffic.acked);
-    console.log(`[rebuild] ${traffic.acked.length} creates during the rebuild; all found after the swap and after kill -9`);
+    console.log(`[rebuild ${backend.name}] ${traffic.acked.length} creates during the rebuild; all found after the swap and after kill -9`);
   });
 
   it('finds every create after a kill -9 in the middle of a rebuild', { timeout: 120_000 }, async () => {
@@ -136,8 +140,8 @@ describe('an online rebuild loses no concurrent create', () => {
     await server.waitHealthy(60_000);
     await expectAllFound(traffic.acked);
     expect(await server.exitAfterSigterm()).toEqual({ code: 0, signal: null });
-    const db = inspectDatabase(server.dbPath);
-    console.log(`[rebuild] killed at ${Math.round(progress * 100)}% of a rebuild; ${traffic.acked.length} creates acknowledged; database ${db.rows} rows`);
+    const db = await database.summary();
+    console.log(`[rebuild ${backend.name}] killed at ${Math.round(progress * 100)}% of a rebuild; ${traffic.acked.length} creates acknowledged; database ${db.rows} rows`);
   });
 });
 

@@ -35,9 +35,10 @@ export interface UseCases {
   /** The local cache of hot products; undefined when off (LOCAL_CACHE_ENTRIES=0 or memory://). */
   readonly local: LocalProductCache | undefined;
   /**
-   * Drops the id's local entry. The place for the cluster change feed's
-   * `onRemoteDelete(id)`: tracking already drops it when the delete's Redis
-   * write lands, this makes it not wait for that. A no-op when the cache is off.
+   * Drops the id's local entry (a no-op when the cache is off). Cluster mode
+   * calls it for every delete another instance made (ClusterMember.onRemoteDelete):
+   * tracking drops it too when the delete's Redis write lands; this does not
+   * wait for that, and holds when that write failed.
    */
   readonly invalidateLocal: (id: string) => void;
 }
@@ -102,6 +103,7 @@ export function wireUseCases(d: UseCaseDeps): UseCases {
   });
   const writer = new ProductWriter({ products, active, cache, redis, watermark, snapshotter, unconfirmed, logger, ...(cluster === undefined ? {} : { cluster }), ...(local === undefined ? {} : { local }) });
   closers.push('cache-write retries', () => writer.close());
+  if (cluster !== undefined && local !== undefined) closers.push('local cache: remote deletes', cluster.onRemoteDelete((id) => local.invalidate(id)));
   const unsubscribe = redis.onStatusChange((healthy) => {
     logger.info(healthy ? 'redis is back' : 'redis unreachable; serving degraded (filter + database)');
     if (healthy) void writer.retryUnconfirmed();

@@ -9,10 +9,16 @@
  * makes them common). Each id goes through GET on A, create on B, GETs on A
  * and C, thousands of times with concurrency; every other id starts its GET
  * on A just before the create instead of before it (the marker write races
- * the create). Redis sits behind a TCP proxy that delays every chunk in some
- * phases (0, then 5 ms, then 40 ms each way), so marker writes and cache
- * updates land late.
+ * the create). Each instance reaches Redis through a TCP proxy (A and C
+ * share one, B has its own) that delays every chunk in some phases: all fast,
+ * all slow, A and C slow (their marker writes, feed reads and cache
+ * invalidations land late), B slow (its product write and feed entry do).
+ *
+ * The test also counts how often A's marker was still in Redis when B's 201
+ * arrived (read directly, beside the GETs): that is the race the rule in
+ * src/cluster/recent-creates.ts is for.
  */
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forEachConcurrent } from '../helpers/bulk-lookup.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
@@ -25,33 +31,52 @@ import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 const CAPACITY = 8_000;
 const FPR = 0.2;
 const MEMBERS = 6_000;
-const CANDIDATES = 20_000;
+const CANDIDATES = 30_000;
 const CHECK_CHUNK = 10_000;
-/** [delay each way in ms, iterations]: thousands in all, fewer where Redis is slow. */
-const PHASES: ReadonlyArray<readonly [number, number]> = [
-  [0, 1_200],
-  [5, 400],
-  [40, 120],
+interface Phase {
+  /** Delay of each chunk, each way, on A's and C's proxy and on B's (ms). */
+  readonly slowAC: number;
+  readonly slowB: number;
+  readonly iterations: number;
+}
+/** Thousands in all, fewer where Redis is slow. */
+const PHASES: readonly Phase[] = [
+  { slowAC: 0, slowB: 0, iterations: 1_200 },
+  { slowAC: 5, slowB: 5, iterations: 300 },
+  { slowAC: 40, slowB: 0, iterations: 150 },
+  { slowAC: 0, slowB: 40, iterations: 100 },
 ];
 const CONCURRENCY = 8;
 
 describe('cluster: a negative marker never hides a create made on another instance', () => {
-  let proxy: TcpProxy;
+  let proxyAC: TcpProxy;
+  let proxyB: TcpProxy;
   let cluster: Cluster;
+  let direct: Redis;
 
   beforeAll(async () => {
-    proxy = await startTcpProxy(Number(new URL(SHARED_REDIS_URL).port || 6379));
+    const redisPort = Number(new URL(SHARED_REDIS_URL).port || 6379);
+    proxyAC = await startTcpProxy(redisPort);
+    proxyB = await startTcpProxy(redisPort);
+    direct = new Redis(SHARED_REDIS_URL);
     cluster = await startCluster({
-      size: 3,
-      redisUrl: `redis://127.0.0.1:${proxy.port}`,
-      env: { BLOOM_CAPACITY: String(CAPACITY), BLOOM_FPR: String(FPR), NEGATIVE_TTL_S: '300' },
+      size: 0,
+      // A fixed seed: the same ids are false positives on every run.
+      env: { BLOOM_CAPACITY: String(CAPACITY), BLOOM_FPR: String(FPR), NEGATIVE_TTL_S: '300', HASH_SEED: '0x5eed1234' },
     });
+    for (const proxy of [proxyAC, proxyB, proxyAC]) {
+      const server = await cluster.add({ REDIS_URL: `redis://127.0.0.1:${proxy.port}` });
+      await cluster.waitReady(server);
+    }
   });
 
   afterAll(async () => {
-    proxy?.setDelay(0);
+    proxyAC?.setDelay(0);
+    proxyB?.setDelay(0);
     await cluster?.dispose();
-    await proxy?.close();
+    await proxyAC?.close();
+    await proxyB?.close();
+    direct?.disconnect();
   });
 
   it('GET on A, create on B, GETs on A and C: never 404 after the 201', { timeout: 170_000 }, async () => {
@@ -71,16 +96,20 @@ describe('cluster: a negative marker never hides a create made on another instan
         if (results[k] === true) falsePositives.push(id);
       });
     }
-    const needed = PHASES.reduce((sum, [, n]) => sum + n, 0);
+    const needed = PHASES.reduce((sum, phase) => sum + phase.iterations, 0);
     console.log(`negative cache: ${falsePositives.length} false positives among ${CANDIDATES} absent ids (need ${needed})`);
     expect(falsePositives.length).toBeGreaterThanOrEqual(needed);
 
     const hidden: string[] = [];
     const unexpected: string[] = [];
     const firstSources = new Map<string, number>();
+    /** Times A's negative marker was still in Redis when B's 201 arrived: the race the rule is for. */
+    let markersAfter201 = 0;
     let used = 0;
-    for (const [delayMs, iterations] of PHASES) {
-      proxy.setDelay(delayMs);
+    for (const { slowAC, slowB, iterations } of PHASES) {
+      proxyAC.setDelay(slowAC);
+      proxyB.setDelay(slowB);
+      const delay = `A/C ${slowAC} ms, B ${slowB} ms`;
       const ids = falsePositives.slice(used, used + iterations);
       used += iterations;
       await forEachConcurrent(ids, CONCURRENCY, async (id, i) => {
@@ -100,16 +129,24 @@ describe('cluster: a negative marker never hides a create made on another instan
           unexpected.push(`${id}: create on B ${created.status} ${created.text}`);
           return;
         }
-        const after: HttpResult[] = await Promise.all([a.getProduct(id, 20_000), c.getProduct(id, 20_000)]);
+        const [marker, ...after]: [string | null, ...HttpResult[]] = await Promise.all([
+          direct.get(`bloom:cache:${cluster.namespace}:${id}`),
+          a.getProduct(id, 20_000),
+          c.getProduct(id, 20_000),
+        ]);
+        if (marker === '!absent') markersAfter201++;
         after.forEach((r, k) => {
-          if (r.status !== 200) hidden.push(`${id} (delay ${delayMs} ms) on ${k === 0 ? 'A' : 'C'}: ${r.status} ${r.text}`);
+          if (r.status !== 200) hidden.push(`${id} (${delay}) on ${k === 0 ? 'A' : 'C'}: ${r.status} ${r.text}`);
         });
         // And once more on A: a marker landing late must not win either.
         const again = await a.getProduct(id, 20_000);
-        if (again.status !== 200) hidden.push(`${id} (delay ${delayMs} ms) on A, second read: ${again.status} ${again.text}`);
+        if (again.status !== 200) hidden.push(`${id} (${delay}) on A, second read: ${again.status} ${again.text}`);
       });
     }
-    console.log(`negative cache: first GETs on A ${JSON.stringify(Object.fromEntries(firstSources))}, ${hidden.length} hidden creates`);
+    console.log(
+      `negative cache: first GETs on A ${JSON.stringify(Object.fromEntries(firstSources))}, ` +
+        `marker still in Redis after the 201 ${markersAfter201} times, ${hidden.length} hidden creates`,
+    );
     expect(hidden.slice(0, 10), cluster.tails()).toEqual([]);
     expect(unexpected.slice(0, 10)).toEqual([]);
   });

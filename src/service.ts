@@ -29,6 +29,7 @@ import { metricSources } from './service/metric-sources.js';
 import { openFilter } from './service/open-filter.js';
 import { openProducts, openProductsWithRetry, openRedisStores, type OpenedProducts, type OpenProductsOptions, type RedisStores } from './service/open-stores.js';
 import { wireUpkeep, type Upkeep } from './service/upkeep.js';
+import { RebuildLock } from './cluster/rebuild-lock.js';
 import { ClusterMember } from './service/cluster.js';
 import { wireUseCases, type UseCases } from './service/use-cases.js';
 
@@ -152,7 +153,8 @@ async function wire(d: WireDeps): Promise<{ parts: ServedParts; ready: ReadyDeps
   const { active, initial, onWorkerError } = await openFilter(config, products, logger, closers);
   const cluster = config.cluster ? new ClusterMember({ config, logger, products, active, redis: stores.redis, closers }) : undefined;
   const useCases = wireUseCases({ config, logger, metrics, products, stores, active, closers, ...(cluster === undefined ? {} : { cluster }) });
-  const upkeep = wireUpkeep({ config, logger, metrics, products, active, snapshotter: useCases.snapshotter, onWorkerError, closers });
+  const rebuildLock = cluster === undefined ? undefined : new RebuildLock({ client: stores.redis.client, namespace: config.namespace });
+  const upkeep = wireUpkeep({ config, logger, metrics, products, active, snapshotter: useCases.snapshotter, onWorkerError, closers, ...(rebuildLock === undefined ? {} : { rebuildLock }) });
   metrics.setSources(metricSources(active, stores.redis, useCases.audit, upkeep));
   const report = createStatusReport({ config, state: d.state, active, redis: stores.redis, database: health, useCases, upkeep });
   return {

@@ -20,6 +20,8 @@ export interface ClusterKeys {
   readonly snapshotLock: string;
   readonly snapshotFenceCounter: string;
   readonly snapshotFence: string;
+  /** One online rebuild at a time across the cluster. */
+  readonly rebuildLock: string;
   lease(instanceId: string): string;
   /** Cross-instance single flight for one id's database lookup. */
   flight(id: string): string;
@@ -35,6 +37,7 @@ export function clusterKeys(namespace: string): ClusterKeys {
     snapshotLock: `bloom:snapshot-lock:${namespace}`,
     snapshotFenceCounter: `bloom:snapshot-fence-counter:${namespace}`,
     snapshotFence: `bloom:snapshot-fence:${namespace}`,
+    rebuildLock: `bloom:rebuild-lock:${namespace}`,
     lease: (instanceId) => `bloom:lease:${namespace}:${instanceId}`,
     flight: (id) => `bloom:flight:${namespace}:${id}`,
   };

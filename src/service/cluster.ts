@@ -132,14 +132,18 @@ export class ClusterMember implements ClusterConfirm, ClusterSnapshots {
       isCaughtUp: () => this.#reader?.caughtUp ?? false,
       onError: (err) => d.logger.debug('lease renewal failed', { err }),
     });
+    const subscriber = d.redis.client.duplicate();
+    subscriber.on('error', () => {}); // the barrier polls while it is away
     this.barrier = new AckBarrier({
       client: d.redis.client,
-      subscriber: d.redis.client.duplicate(),
+      subscriber,
       namespace: config.namespace,
       ttlMs,
       selfId: this.instanceId,
       clock: this.#clock,
     });
+    // Its subscriber connection is open from here on, joined or not.
+    d.closers.push('cluster: ack barrier', () => this.barrier.close());
     this.#snapshotLock = new SnapshotLock({ client: d.redis.client, namespace: config.namespace });
     this.recent = new RecentCreates({
       holdMs: config.negativeTtlS * 1000 + config.databaseTimeoutMs + config.redisCommandTimeoutMs + MARKER_SLACK_MS,
@@ -283,9 +287,8 @@ export class ClusterMember implements ClusterConfirm, ClusterSnapshots {
     // Pushed after the reader, so closed before it: we leave (writers stop waiting) before we stop applying.
     closers.push('cluster: lease (leave)', () => this.lease.close());
     this.lease.start();
-    closers.push('cluster: ack barrier', () => this.barrier.close());
     const periodic = scheduler.every(CATCH_UP_EVERY_MS, () => {
-      this.#runCatchUp().catch((err: unknown) => logger.warn('periodic database catch-up failed', { err }));
+      this.#runCatchUp().catch((err: unknown) => logger.debug('periodic database catch-up failed (the database health check reports outages)', { err }));
     });
     closers.push('cluster: periodic catch-up', periodic);
     // Our own first writes wait for the barrier's first observation (a full TTL); lookups need not.

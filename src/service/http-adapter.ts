@@ -130,7 +130,7 @@ export async function openHttp(d: HttpAdapterDeps): Promise<OpenedHttp> {
     writeAuth: createWriteAuth(config.writeToken, logger),
     startRebuild: (): RebuildStartedBody => {
       const { upkeep, report } = parts();
-      if (!upkeep.rebuilder.start('manual', 'POST /admin/rebuild')) throw new RebuildInProgressError();
+      if (!upkeep.rebuilds.start('manual', 'POST /admin/rebuild')) throw new RebuildInProgressError();
       return { started: true, rebuild: report.rebuild() };
     },
     adminStatus: () => parts().report.adminStatus(),

@@ -12,13 +12,17 @@ import { ObservedFpr } from '../metrics/observed-fpr.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { Snapshotter } from '../persistence/snapshotter.js';
 import type { ProductStore } from '../store/product-store.js';
-import { FilterRebuilder } from '../upkeep/online-rebuild.js';
+import type { RebuildLock } from '../cluster/rebuild-lock.js';
+import { CAPACITY_SETTING, FilterRebuilder, type RebuildReason } from '../upkeep/online-rebuild.js';
+import { ClusterRebuilds } from './cluster-rebuilds.js';
 import { RebuildTriggers } from '../upkeep/rebuild-triggers.js';
 
 export interface Upkeep {
   readonly observedFpr: ObservedFpr;
   readonly rebuilder: FilterRebuilder;
   readonly triggers: RebuildTriggers;
+  /** Where rebuilds are started (the manual route, the triggers): the rebuilder, or in cluster mode its one-at-a-time gate. */
+  readonly rebuilds: { start(reason: RebuildReason, detail?: string): boolean };
 }
 
 export interface UpkeepDeps {
@@ -30,9 +34,13 @@ export interface UpkeepDeps {
   readonly snapshotter: Snapshotter;
   readonly onWorkerError: (err: unknown) => void;
   readonly closers: CloserStack;
+  /** Cluster mode: one rebuild at a time across instances, and every instance follows a grown capacity. */
+  readonly rebuildLock?: RebuildLock;
 }
 
 const FPR_SAMPLE_MS = 1000;
+/** Cluster mode: how often an instance looks for a capacity another one grew to. */
+const FOLLOW_CAPACITY_MS = 5000;
 
 export function wireUpkeep(d: UpkeepDeps): Upkeep {
   const { config, logger, metrics, active, snapshotter, closers } = d;
@@ -57,7 +65,29 @@ export function wireUpkeep(d: UpkeepDeps): Upkeep {
   });
   // Pushed after the snapshotter, so closed before it: a stopped rebuild's afterSwap may still save.
   closers.push('online rebuild', () => rebuilder.close());
-  const triggers = new RebuildTriggers({ rebuilder, filter: () => active.filter, fpr: observedFpr, staleRatio: config.rebuildStaleRatio });
+  let rebuilds: ClusterRebuilds | FilterRebuilder = rebuilder;
+  if (d.rebuildLock !== undefined) {
+    const gate = new ClusterRebuilds({
+      lock: d.rebuildLock,
+      rebuilder,
+      capacity: () => active.filter.layout.params.capacity,
+      storedCapacity: async () => {
+        const stored = Number((await d.products.setting(CAPACITY_SETTING)) ?? 0);
+        return Number.isSafeInteger(stored) && stored > 0 ? stored : undefined;
+      },
+      logger,
+    });
+    // Pushed after the rebuilder's close, so closed before it: a gate waiting for the lock stops first.
+    closers.push('cluster rebuild gate', () => gate.close());
+    closers.push(
+      'cluster capacity follower',
+      realScheduler.every(FOLLOW_CAPACITY_MS, () => {
+        gate.followStoredCapacity().catch((err: unknown) => logger.debug('could not read the cluster capacity', { err }));
+      }),
+    );
+    rebuilds = gate;
+  }
+  const triggers = new RebuildTriggers({ rebuilder: rebuilds, filter: () => active.filter, fpr: observedFpr, staleRatio: config.rebuildStaleRatio });
   closers.push('rebuild triggers', () => triggers.close());
-  return { observedFpr, rebuilder, triggers };
+  return { observedFpr, rebuilder, triggers, rebuilds };
 }

@@ -120,13 +120,14 @@ export class FilterRebuilder {
    * Starts a rebuild unless one runs (or the service is closing); logs and
    * counts the trigger. Returns whether it started.
    */
-  start(reason: RebuildReason, detail = ''): boolean {
+  start(reason: RebuildReason, detail = '', minCapacity = 0): boolean {
     if (this.#running !== undefined || this.#closed) return false;
     const { logger, metrics, active } = this.#o;
     const fromCapacity = active.filter.layout.params.capacity;
     // Sized from the filter's item count (the rows it was told of); the scan's total follows from count() when it answers.
     const rows = active.filter.items;
-    const toCapacity = grownCapacity(fromCapacity, rows);
+    // minCapacity: cluster mode, a capacity another instance grew to (src/service/cluster-rebuilds.ts).
+    const toCapacity = Math.max(grownCapacity(fromCapacity, rows), Math.min(minCapacity, MAX_CAPACITY));
     metrics.rebuildTriggers.inc({ reason });
     logger.warn(`filter rebuild triggered: ${reason}`, { reason, detail, fromCapacity, toCapacity });
     this.#current = { reason, detail, startedAt: Date.now(), finishedAt: null, ms: null, ok: null, error: null, fromCapacity, toCapacity, items: null };

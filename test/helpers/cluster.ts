@@ -161,7 +161,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     redisUrl: options.redisUrl ?? SHARED_REDIS_URL,
     databaseUrl: options.databaseUrl ?? database?.url ?? '',
     database,
-    env: { ADMIN_TOKEN: CLUSTER_ADMIN_TOKEN, ...options.env },
+    // CLUSTER_MODE auto is the default; said here so a changed default cannot turn these into single-instance runs.
+    env: { ADMIN_TOKEN: CLUSTER_ADMIN_TOKEN, CLUSTER_MODE: 'auto', ...options.env },
     port: options.sharedPort === true ? await freePort() : undefined,
   });
   try {

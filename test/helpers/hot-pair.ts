@@ -1,10 +1,12 @@
 /**
  * Two bloomgate services sharing one Redis namespace (so one cache prefix and
- * one tracking prefix), for the local-cache tests. Each runs on its own SQLite
- * file with the same imported products: two processes cannot share a SQLite
- * file, and cluster mode (PostgreSQL) is wired separately. For cache
- * invalidation that is enough: what one instance writes to Redis is what the
- * other must stop serving from its local cache.
+ * one tracking prefix), for the local-cache tests, in this process.
+ *   - SQLite: each on its own file with the same imported products (two
+ *     processes cannot share a SQLite file). For cache invalidation that is
+ *     enough: what one instance writes to Redis is what the other must stop
+ *     serving from its local cache.
+ *   - PostgreSQL (`databaseUrl`): both on one database, in cluster mode (real
+ *     Redis), as a deployment runs them.
  *
  * @example
  *   const pair = await startHotPair(redisUrl, ['SKU-1', 'SKU-2']);
@@ -35,14 +37,16 @@ export function localCacheOn(svc: TestService, from = 0): boolean {
   return on;
 }
 
-export async function startHotPair(redisUrl: string, ids: readonly string[], env: Record<string, string> = {}): Promise<HotPair> {
+export async function startHotPair(redisUrl: string, ids: readonly string[], env: Record<string, string> = {}, databaseUrl?: string): Promise<HotPair> {
   const namespace = uniqueNamespace('hot');
   const start = (): Promise<TestService> => {
     const dir = mkdtempSync(join(tmpdir(), 'bloomgate-hot-'));
     writeFileSync(join(dir, 'products.txt'), ids.join('\n') + '\n');
-    // Both write snapshots under the shared namespace; a long interval keeps that churn out of the way.
-    return startTestService({ REDIS_URL: redisUrl, BLOOM_STATE_NAMESPACE: namespace, SNAPSHOT_INTERVAL_MS: '600000', AUDIT_SAMPLE_EVERY: '0', ...env }, dir);
+    // SQLite: both write snapshots under the shared namespace; a long interval keeps that churn out of the way.
+    const all = { REDIS_URL: redisUrl, BLOOM_STATE_NAMESPACE: namespace, SNAPSHOT_INTERVAL_MS: '600000', AUDIT_SAMPLE_EVERY: '0', ...env };
+    return startTestService(all, dir, databaseUrl === undefined ? {} : { databaseUrl });
   };
+  // One after the other: on one PostgreSQL database the first imports the file, the second finds it imported.
   const a = await start();
   const b = await start();
   await waitFor('local cache tracking on both instances', () => localCacheOn(a) && localCacheOn(b));

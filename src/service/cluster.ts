@@ -305,6 +305,11 @@ export class ClusterMember implements ClusterConfirm, ClusterSnapshots {
     logger.info('joined the cluster', { instanceId: this.instanceId, feedFrom: tail, watermark: this.#catchUp.watermark });
   }
 
+  /** Resolves after a catch-up that started after this call (before join: at once). */
+  async catchUpNow(): Promise<void> {
+    if (this.#catchUp !== undefined) await this.#catchUp.run();
+  }
+
   /** One catch-up run, then the item count from the database (the source of truth; feed entries are not counted). */
   async #runCatchUp(): Promise<void> {
     const catchUp = this.#catchUp;

@@ -1,29 +1,31 @@
 /**
- * The false-negative audit: a row planted straight into SQLite (so the filter
+ * The false-negative audit: a row planted straight into the database (so the filter
  * never saw it) is rejected by the filter; with AUDIT_SAMPLE_EVERY=1 the audit
  * checks that rejection against the database, counts it, logs it at error
  * level, and adds the id to the filter, so the next lookup finds it.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKENDS, type BackendDatabase } from '../helpers/backends.js';
 import { startTestService, type TestService } from '../helpers/in-process-service.js';
 import { uniqueMemoryUrl } from '../helpers/redis-namespace.js';
 import { waitFor } from '../helpers/wait-for.js';
 
-describe('false-negative audit', () => {
+describe.each(BACKENDS)('false-negative audit on $name', (backend) => {
   let svc: TestService;
+  let db: BackendDatabase;
 
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bloomgate-audit-'));
+    db = await backend.open();
+    const dir = db.dir;
     writeFileSync(join(dir, 'products.txt'), 'SKU-1\nSKU-2\n');
-    svc = await startTestService({ REDIS_URL: uniqueMemoryUrl(), AUDIT_SAMPLE_EVERY: '1', AUDIT_MAX_PER_SECOND: '50' }, dir);
+    svc = await startTestService({ REDIS_URL: uniqueMemoryUrl(), AUDIT_SAMPLE_EVERY: '1', AUDIT_MAX_PER_SECOND: '50' }, dir, { databaseUrl: db.databaseUrl });
   });
 
   afterAll(async () => {
-    await svc.stop();
+    await svc?.stop();
+    await db?.drop();
   });
 
   const metric = async (name: string): Promise<number> => {
@@ -33,9 +35,7 @@ describe('false-negative audit', () => {
   };
 
   it('finds, counts, logs and repairs a planted false negative', async () => {
-    const db = new Database(svc.config.dbPath);
-    db.prepare('INSERT INTO products (id, name, price, created_at) VALUES (?, ?, ?, ?)').run('PLANTED-1', 'planted', 1, Date.now());
-    db.close();
+    await db.insertProducts(['PLANTED-1']);
 
     expect(await svc.get('/products/PLANTED-1')).toMatchObject({ status: 404, body: { source: 'bloom_filter' } });
     for (let i = 0; i < 5; i++) await svc.get(`/products/absent-${i}`); // true negatives: checked, not counted

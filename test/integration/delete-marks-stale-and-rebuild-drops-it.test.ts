@@ -2,11 +2,12 @@
  * DELETE /products/{id}: the row goes, the cached product is replaced by a
  * negative marker, and the id is counted stale (its bits stay set). Past
  * REBUILD_STALE_RATIO the service rebuilds on its own and the stale ids are gone.
+ * On both backends.
  */
-import { writeFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKENDS, type BackendDatabase } from '../helpers/backends.js';
 import { sku } from '../helpers/ids.js';
 import { startTestService, type TestService } from '../helpers/in-process-service.js';
 import { uniqueMemoryUrl } from '../helpers/redis-namespace.js';
@@ -15,17 +16,20 @@ import { waitForValue } from '../helpers/wait-for.js';
 const TOKEN = 'delete-test-admin-token-0123456789';
 const ADMIN = { authorization: `Bearer ${TOKEN}` };
 
-describe('deletes', () => {
+describe.each(BACKENDS)('deletes on $name', (backend) => {
   let svc: TestService;
+  let db: BackendDatabase;
 
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bloomgate-delete-'));
+    db = await backend.open();
+    const dir = db.dir;
     writeFileSync(join(dir, 'products.txt'), Array.from({ length: 100 }, (_, i) => sku(i)).join('\n') + '\n');
-    svc = await startTestService({ REDIS_URL: uniqueMemoryUrl(), ADMIN_TOKEN: TOKEN, REBUILD_STALE_RATIO: '0.05' }, dir);
+    svc = await startTestService({ REDIS_URL: uniqueMemoryUrl(), ADMIN_TOKEN: TOKEN, REBUILD_STALE_RATIO: '0.05' }, dir, { databaseUrl: db.databaseUrl });
   });
 
   afterAll(async () => {
-    await svc.stop();
+    await svc?.stop();
+    await db?.drop();
   });
 
   const del = (id: string, headers: Record<string, string> = ADMIN) => svc.request(`/products/${encodeURIComponent(id)}`, { method: 'DELETE', headers });

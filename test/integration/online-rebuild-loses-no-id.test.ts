@@ -2,11 +2,12 @@
  * POST /admin/rebuild under concurrent reads and writes: every lookup of an
  * existing id answers 200 before, during and after the swap, every create is
  * found afterwards, no request fails, and a full snapshot follows the swap.
+ * On both backends.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKENDS, type BackendDatabase } from '../helpers/backends.js';
 import { sku } from '../helpers/ids.js';
 import { startTestService, type TestService } from '../helpers/in-process-service.js';
 import { uniqueMemoryUrl } from '../helpers/redis-namespace.js';
@@ -24,17 +25,20 @@ interface Status {
   seed_fingerprint: string;
 }
 
-describe('online rebuild under load', () => {
+describe.each(BACKENDS)('online rebuild under load on $name', (backend) => {
   let svc: TestService;
+  let db: BackendDatabase;
 
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bloomgate-rebuild-'));
+    db = await backend.open();
+    const dir = db.dir;
     writeFileSync(join(dir, 'products.txt'), Array.from({ length: FILE_IDS }, (_, i) => sku(i)).join('\n') + '\n');
-    svc = await startTestService({ REDIS_URL: uniqueMemoryUrl(), ADMIN_TOKEN: TOKEN, WORKERS: '2', SNAPSHOT_INTERVAL_MS: '50' }, dir);
+    svc = await startTestService({ REDIS_URL: uniqueMemoryUrl(), ADMIN_TOKEN: TOKEN, WORKERS: '2', SNAPSHOT_INTERVAL_MS: '50' }, dir, { databaseUrl: db.databaseUrl });
   });
 
   afterAll(async () => {
-    await svc.stop();
+    await svc?.stop();
+    await db?.drop();
   });
 
   const status = async (): Promise<Status> => (await svc.request('/admin/status', { method: 'GET', headers: ADMIN })).body as unknown as Status;

@@ -16,7 +16,8 @@
  *   npx tsx load/cluster-bench.ts
  *   # PHASES=propagation,latency,kill,reuseport,join REDIS_URL=redis://127.0.0.1:6379
  *   # DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres PROPAGATION_CREATES=500
- *   # LATENCY_CREATES=1500 LATENCY_CONCURRENCY=8 KILL_LANES=8 WRK_SECONDS=5 WRK_CONNECTIONS=64 JOIN_IDS=1000000
+ *   # LATENCY_CREATES=1500 LATENCY_CONCURRENCY=8 KILL_LANES=8 WRK_SECONDS=5 WRK_CONNECTIONS=64 REUSEPORT_ROUNDS=2
+ *   # JOIN_IDS=1000000 JOIN_ROUNDS=3 SERVER_WORKERS=1
  */
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -43,7 +44,9 @@ const KILL_WRITE_MS = Number(process.env.KILL_WRITE_MS ?? 6_000);
 const WRK_SECONDS = Number(process.env.WRK_SECONDS ?? 5);
 const WRK_CONNECTIONS = Number(process.env.WRK_CONNECTIONS ?? 64);
 const WRK_THREADS = Number(process.env.WRK_THREADS ?? 1);
+const REUSEPORT_ROUNDS = Number(process.env.REUSEPORT_ROUNDS ?? 2);
 const JOIN_IDS = Number(process.env.JOIN_IDS ?? 1_000_000);
+const JOIN_ROUNDS = Number(process.env.JOIN_ROUNDS ?? 3);
 const SERVER_WORKERS = process.env.SERVER_WORKERS ?? '1';
 
 // The test helpers read the maintenance database from here (test/helpers/test-services.ts).
@@ -125,6 +128,8 @@ async function propagation(): Promise<void> {
 
 async function createLatency(size: number): Promise<{ sequential: number[]; concurrent: number[]; elapsedMs: number }> {
   return withCluster(size, {}, async (cluster) => {
+    // Each instance's first own writes wait out its barrier's first observation (a full TTL): not steady state.
+    await cluster.primeWrites();
     const sequential: number[] = [];
     for (let i = 0; i < Math.min(300, LATENCY_CREATES); i++) sequential.push(await create(cluster.at(i % size), scatteredId(`LS${size}`, i)));
     const concurrent: number[] = [];
@@ -203,7 +208,9 @@ async function reuseport(): Promise<void> {
   }
   const dir = await mkdtemp(join(tmpdir(), 'cluster-bench-'));
   try {
-    for (const size of [1, 2]) {
+    // Alternated, so drift of a shared machine's load hits both sides.
+    const sizes = Array.from({ length: REUSEPORT_ROUNDS * 2 }, (_, i) => (i % 2 === 0 ? 1 : 2));
+    for (const size of sizes) {
       await withCluster(
         size,
         // Readiness on a shared port is each process's own `ready` log line (info).
@@ -234,7 +241,8 @@ async function reuseport(): Promise<void> {
 async function joinTime(): Promise<void> {
   const data = await writeProductsFile(JOIN_IDS);
   try {
-    const env = { PRODUCTS_FILE: data.productsFile, BLOOM_CAPACITY: String(Math.max(JOIN_IDS, 100_000)), SNAPSHOT_INTERVAL_MS: '1000' };
+    // LOG_LEVEL info: the joiner's own log lines split its start-up into steps.
+    const env = { PRODUCTS_FILE: data.productsFile, BLOOM_CAPACITY: String(Math.max(JOIN_IDS, 100_000)), SNAPSHOT_INTERVAL_MS: '1000', LOG_LEVEL: 'info' };
     await withCluster(1, env, async (cluster) => {
       const first = cluster.at(0);
       const firstStats = await first.stats();
@@ -249,13 +257,22 @@ async function joinTime(): Promise<void> {
       }
       // A few writes after the snapshot, for the catch-up to have something to do.
       for (let i = 0; i < 100; i++) await create(first, scatteredId('JB', i));
-      for (let round = 1; round <= 3; round++) {
+      for (let round = 1; round <= JOIN_ROUNDS; round++) {
+        const spawnedWall = Date.now();
         const joiner = await cluster.add();
         const spawnedAt = performance.now();
         await joiner.waitHealthy(120_000);
         const readyMs = performance.now() - spawnedAt;
         const stats = await joiner.stats();
-        console.log(`join         round ${round}: spawn to /health 200 ${readyMs.toFixed(0)} ms, items ${stats.items}, load ${JSON.stringify(stats.load)}`);
+        // Wall-clock offsets from the spawn of the service's own log lines (JSON `time`).
+        const step = (msg: string): string => {
+          const line = joiner.logs.find((l) => l.json?.['msg'] === msg);
+          return line === undefined ? '?' : `${Date.parse(String(line.json?.['time'])) - spawnedWall}`;
+        };
+        console.log(
+          `join         round ${round}: spawn to /health 200 ${readyMs.toFixed(0)} ms; from spawn: listening ${step('listening')} ms, ` +
+            `joined the cluster ${step('joined the cluster')} ms, ready ${step('ready')} ms; filter load ${JSON.stringify(stats.load)}, items ${stats.items}`,
+        );
         await joiner.kill9();
       }
     });

@@ -132,7 +132,10 @@ export class ClusterMember implements ClusterConfirm, ClusterSnapshots {
       isCaughtUp: () => this.#reader?.caughtUp ?? false,
       onError: (err) => d.logger.debug('lease renewal failed', { err }),
     });
-    const subscriber = d.redis.client.duplicate();
+    // SUBSCRIBE only. Unlike the shared client it queues while (re)connecting and
+    // has no command timeout: with the shared client's options its SUBSCRIBE
+    // failed before the first connect and writers woke only by polling (pollMs).
+    const subscriber = d.redis.client.duplicate({ enableOfflineQueue: true, commandTimeout: undefined, enableAutoPipelining: false, connectionName: `bloomgate-barrier-${this.instanceId}` });
     subscriber.on('error', () => {}); // the barrier polls while it is away
     this.barrier = new AckBarrier({
       client: d.redis.client,

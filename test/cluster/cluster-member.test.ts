@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { clusterKeys } from '../../src/cluster/cluster-keys.js';
 import { loadConfig } from '../../src/config.js';
 import { ClusterUnavailableError } from '../../src/errors.js';
 import { LookupGuard } from '../../src/guard.js';
@@ -132,6 +133,9 @@ describe('ClusterMember', () => {
     a.m.onRemoteDelete((id) => dropped.push(id));
     await b.m.confirm({ op: 'delete', ids: ['gone'], position: 0 });
     expect(dropped).toEqual(['gone']);
+    // B's barrier is woken by A's applied-position PUBLISH, not only by polling.
+    const numsub = (await b.redis.client.call('PUBSUB', 'NUMSUB', clusterKeys(ns).appliedChannel)) as [string, number];
+    expect(numsub[1]).toBeGreaterThanOrEqual(1);
     expect(a.stale()).toBe(1);
     // B did its own stale count in the writer; reading its own entry back must not count it twice.
     await waitFor('B to read its own entry back', () => b.m.status().feedPosition !== '0-0');

@@ -2,12 +2,13 @@
  * Promise 4: Redis losing its data is noticed. A FLUSHALL under the running
  * service must be followed, within seconds and with no restart, by a complete
  * snapshot again, so a crash right after restores instead of rebuilding; and a
- * Redis emptied while the service is down leads to a rebuild from SQLite. In
- * both cases no id is lost.
+ * Redis emptied while the service is down leads to a rebuild from the
+ * database. In both cases no id is lost. On both backends.
  */
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKENDS, type BackendDatabase } from '../helpers/backends.js';
 import { idsNotFound } from '../helpers/bulk-lookup.js';
 import { spreadSample, writeProductsFile } from '../helpers/products-file.js';
 import { metricValue } from '../helpers/prometheus-text.js';
@@ -22,11 +23,12 @@ const SAMPLE = 2_000;
 /** "Within seconds": the default SNAPSHOT_INTERVAL_MS is 1 s, so 10 s is generous. */
 const RESNAPSHOT_WITHIN_MS = 10_000;
 
-describe('FLUSHALL under a running service', () => {
+describe.each(BACKENDS)('FLUSHALL under a running service on $name', (backend) => {
   const namespace = uniqueNamespace('flush');
   let redis: PrivateRedis;
   let client: Redis;
   let server: ServerProcess;
+  let database: BackendDatabase;
   let idOf: (i: number) => string;
   const posted: string[] = [];
 
@@ -34,7 +36,8 @@ describe('FLUSHALL under a running service', () => {
     redis = await startPrivateRedis();
     client = new Redis(redis.url);
     // The default snapshot interval: the promise is "within seconds" as shipped.
-    server = new ServerProcess({ redisUrl: redis.url, namespace, env: { SNAPSHOT_INTERVAL_MS: '1000' } });
+    database = await backend.open();
+    server = new ServerProcess({ redisUrl: redis.url, namespace, env: { SNAPSHOT_INTERVAL_MS: '1000' }, ...database.serverOptions() });
     const file = join(server.dir, 'products.txt');
     idOf = writeProductsFile(file, IMPORTED, (i) => `FLUSH-${String(i).padStart(6, '0')}`);
     await server.start({ PRODUCTS_FILE: file });
@@ -43,6 +46,7 @@ describe('FLUSHALL under a running service', () => {
 
   afterAll(async () => {
     await server?.dispose();
+    await database?.drop();
     client?.disconnect();
     await redis?.stop();
   });
@@ -65,7 +69,7 @@ describe('FLUSHALL under a running service', () => {
     const flushedAt = performance.now();
     expect(await client.exists(snapshotKey(namespace))).toBe(0);
     const reappearedMs = await waitForCompleteSnapshot(client, namespace, RESNAPSHOT_WITHIN_MS);
-    // Rows added after the re-snapshot are replayed from SQLite on restore.
+    // Rows added after the re-snapshot are replayed from the database on restore.
     await post('after-flush', 200);
     console.log(`[flushall] first snapshot ${firstMs} ms after start; after FLUSHALL a complete snapshot was back in ${Math.round(performance.now() - flushedAt)} ms (${reappearedMs} ms of polling)`);
 
@@ -79,14 +83,14 @@ describe('FLUSHALL under a running service', () => {
     expect((await server.stats()).items).toBe(IMPORTED + posted.length);
   });
 
-  it('rebuilds from SQLite when Redis was emptied while the service was down', { timeout: 90_000 }, async () => {
+  it('rebuilds from the database when Redis was emptied while the service was down', { timeout: 90_000 }, async () => {
     await post('before-down-flush', 100);
     await server.kill9();
     await client.flushall();
     await server.start();
     await server.waitHealthy();
     const metrics = await server.metrics();
-    expect(metricValue(metrics, 'bloomgate_filter_loads_total', { source: 'rebuild' }), 'no snapshot: rebuilt from SQLite').toBe(1);
+    expect(metricValue(metrics, 'bloomgate_filter_loads_total', { source: 'rebuild' }), 'no snapshot: rebuilt from the database').toBe(1);
     expect(await idsNotFound(server, sample())).toEqual([]);
     expect((await server.stats()).items).toBe(IMPORTED + posted.length);
     // And it writes a snapshot for next time, without waiting for a shutdown.

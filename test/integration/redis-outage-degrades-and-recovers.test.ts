@@ -1,14 +1,15 @@
 /**
  * Promise 5 (Redis is optional at run time) and the run-id half of promise 4:
  * with traffic going, Redis dies (SIGKILL) or hangs (a black-holed proxy).
- * Lookups keep working from the filter and SQLite, creates keep working,
+ * Lookups keep working from the filter and the database, creates keep working,
  * /health says degraded, no request errors or takes longer than a bound. When
  * an EMPTY Redis comes back on the same port, the service heals by itself: a
  * fresh full snapshot, cache use resumes, and a crash right after restores
- * from that snapshot with every id found.
+ * from that snapshot with every id found. On both backends.
  */
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BACKENDS, type BackendDatabase } from '../helpers/backends.js';
 import { idsNotFound } from '../helpers/bulk-lookup.js';
 import { metricValue } from '../helpers/prometheus-text.js';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/private-redis.js';
@@ -168,14 +169,16 @@ async function seed(server: ServerProcess, prefix: string): Promise<string[]> {
   return ids;
 }
 
-describe('a Redis outage degrades the service and it recovers by itself', () => {
+describe.each(BACKENDS)('a Redis outage degrades the service and it recovers by itself on $name', (backend) => {
   let redis: PrivateRedis;
   let client: Redis;
   let server: ServerProcess;
+  let database: BackendDatabase;
   let proxy: TcpProxy | undefined;
   const namespace = uniqueNamespace('outage');
 
   beforeEach(async () => {
+    database = await backend.open();
     redis = await startPrivateRedis();
     // Retries quickly and queues while Redis is down: the test's own view of Redis.
     client = new Redis(redis.url, { retryStrategy: () => 100, maxRetriesPerRequest: null });
@@ -184,6 +187,7 @@ describe('a Redis outage degrades the service and it recovers by itself', () => 
 
   afterEach(async () => {
     await server?.dispose();
+    await database?.drop();
     await proxy?.close();
     proxy = undefined;
     client.disconnect();
@@ -191,7 +195,7 @@ describe('a Redis outage degrades the service and it recovers by itself', () => 
   });
 
   it('keeps answering without Redis, then snapshots and caches again when an empty Redis returns', { timeout: 120_000 }, async () => {
-    server = new ServerProcess({ redisUrl: redis.url, namespace, env: { SNAPSHOT_INTERVAL_MS: '200', REDIS_COMMAND_TIMEOUT_MS: '500' } });
+    server = new ServerProcess({ redisUrl: redis.url, namespace, env: { SNAPSHOT_INTERVAL_MS: '200', REDIS_COMMAND_TIMEOUT_MS: '500' }, ...database.serverOptions() });
     await server.start();
     await server.waitHealthy();
     expect((await healthStatus(server)).status).toBe('ok');
@@ -254,6 +258,7 @@ describe('a Redis outage degrades the service and it recovers by itself', () => 
       redisUrl: `redis://127.0.0.1:${proxy.port}`,
       namespace: uniqueNamespace('hang'),
       env: { SNAPSHOT_INTERVAL_MS: '200', REDIS_COMMAND_TIMEOUT_MS: '500' },
+      ...database.serverOptions(),
     });
     await server.start();
     await server.waitHealthy();

@@ -260,10 +260,14 @@ export class FeedReader {
   }
 
   async #readOnce(client: Redis): Promise<void> {
+    // Not caught up yet (start, reconnect, doubt): a read that finds nothing
+    // should say so at once rather than after a full block, since an instance
+    // joining an idle cluster waits for that answer before it is ready.
+    const block = this.#caughtUp ? this.#o.blockMs : 1;
     const reply = await this.#guard(
       client,
-      client.xread('COUNT', this.#o.count, 'BLOCK', this.#o.blockMs, 'STREAMS', this.#key, this.#position),
-      this.#o.blockMs + this.#o.watchdogMarginMs,
+      client.xread('COUNT', this.#o.count, 'BLOCK', block, 'STREAMS', this.#key, this.#position),
+      block + this.#o.watchdogMarginMs,
       'XREAD BLOCK',
     );
     const raw = reply?.[0]?.[1] ?? [];

@@ -53,15 +53,24 @@ describe('change feed', () => {
   it('publishes one entry per transaction with op, ids and database position', async () => {
     const { ns, feed, applied, doubts } = setUp();
     const id = await feed.publish({ op: 'create', ids: ['a', 'b c', 'é'], position: 41 });
-    await feed.publish({ op: 'delete', ids: ['a'], position: 42 });
+    await feed.publish({ op: 'delete', ids: ['a'], position: 42, origin: 'instance-1' });
     expect(await feed.tail()).not.toBe(id);
     reader(ns, SHARED_REDIS_URL, STREAM_START, applied, doubts);
     await waitFor('both entries', () => applied.length === 2);
-    expect(applied.map(({ op, ids, position }) => ({ op, ids, position }))).toEqual([
-      { op: 'create', ids: ['a', 'b c', 'é'], position: 41 },
-      { op: 'delete', ids: ['a'], position: 42 },
+    expect(applied.map(({ op, ids, position, origin }) => ({ op, ids, position, origin }))).toEqual([
+      { op: 'create', ids: ['a', 'b c', 'é'], position: 41, origin: undefined },
+      { op: 'delete', ids: ['a'], position: 42, origin: 'instance-1' },
     ]);
     await expect(feed.publish({ op: 'create', ids: [], position: 1 })).rejects.toThrow('change.ids must not be empty');
+  });
+
+  it('says caught up on an idle stream without waiting out a full blocking read (a joining instance waits for it)', async () => {
+    const { ns, feed, applied, doubts } = setUp();
+    const tail = await feed.publish({ op: 'create', ids: ['old'], position: 1 });
+    // A block far longer than the wait below: only a short first read can make it.
+    const r = reader(ns, SHARED_REDIS_URL, tail, applied, doubts, { blockMs: 60_000 });
+    await waitFor('the reader to be caught up', () => r.caughtUp, 10_000);
+    expect(applied).toEqual([]);
   });
 
   it('applies in stream order and resumes after its connection is killed, losing and repeating nothing', async () => {

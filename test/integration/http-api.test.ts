@@ -1,36 +1,40 @@
 /**
  * Every endpoint and error path over real HTTP, against the real Redis (own
- * namespace) and against the in-process stand-in.
+ * namespace) and against the in-process stand-in, on both database backends.
  */
 import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisConnection } from '../../src/store/redis-connection.js';
+import { BACKENDS, type BackendDatabase } from '../helpers/backends.js';
 import { sku } from '../helpers/ids.js';
 import { startTestService, type TestService } from '../helpers/in-process-service.js';
 import { deleteNamespaceKeys, SHARED_REDIS_URL, uniqueMemoryUrl } from '../helpers/redis-namespace.js';
 import { waitForValue } from '../helpers/wait-for.js';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 
 const FILE_IDS = 2000;
 
-describe.each([
-  ['real redis', () => SHARED_REDIS_URL],
-  ['memory://', () => uniqueMemoryUrl()],
-])('HTTP API against %s', (_name, redisUrl) => {
+const REDIS_VARIANTS = [
+  { redis: 'real redis', redisUrl: () => SHARED_REDIS_URL },
+  { redis: 'memory://', redisUrl: () => uniqueMemoryUrl() },
+];
+
+describe.each(BACKENDS.flatMap((backend) => REDIS_VARIANTS.map((v) => ({ ...v, backend, name: backend.name }))))('HTTP API against $redis on $name', ({ redisUrl, backend }) => {
   let svc: TestService;
+  let db: BackendDatabase;
 
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bloomgate-http-'));
+    db = await backend.open();
+    const dir = db.dir;
     writeFileSync(join(dir, 'products.txt'), Array.from({ length: FILE_IDS }, (_, i) => sku(i)).join('\n') + '\n');
-    svc = await startTestService({ REDIS_URL: redisUrl(), SNAPSHOT_INTERVAL_MS: '50' }, dir);
+    svc = await startTestService({ REDIS_URL: redisUrl(), SNAPSHOT_INTERVAL_MS: '50' }, dir, { databaseUrl: db.databaseUrl });
   });
 
   afterAll(async () => {
     const url = svc.config.redisUrl;
     await svc.stop();
+    await db.drop();
     if (url === SHARED_REDIS_URL) {
       const redis = RedisConnection.open({ url, commandTimeoutMs: 1000 });
       await redis.waitReady(5000);
@@ -207,18 +211,23 @@ describe.each([
   });
 });
 
-describe('the negative cache', () => {
+describe.each(BACKENDS)('the negative cache on $name', (backend) => {
   let svc: TestService;
+  let db: BackendDatabase;
   const memoryUrl = uniqueMemoryUrl();
 
   beforeAll(async () => {
+    db = await backend.open();
     // A tiny, overfull filter so that false positives are easy to find.
-    svc = await startTestService({ REDIS_URL: memoryUrl, BLOOM_CAPACITY: '50', BLOOM_FPR: '0.3', BLOOM_SHARDS: '1' });
+    svc = await startTestService({ REDIS_URL: memoryUrl, BLOOM_CAPACITY: '50', BLOOM_FPR: '0.3', BLOOM_SHARDS: '1' }, db.dir, { databaseUrl: db.databaseUrl });
     const products = Array.from({ length: 400 }, (_, i) => ({ id: `p-${i}`, name: 'p', price: 1 }));
     expect((await svc.post('/products/batch', { products })).status).toBe(200);
   });
 
-  afterAll(() => svc.stop());
+  afterAll(async () => {
+    await svc?.stop();
+    await db?.drop();
+  });
 
   async function falsePositive(prefix: string): Promise<string> {
     const candidates = Array.from({ length: 200 }, (_, i) => `${prefix}-${i}`);
@@ -266,16 +275,21 @@ describe('the negative cache', () => {
   });
 });
 
-describe('LOOKUP_PATH=pool', () => {
+describe.each(BACKENDS)('LOOKUP_PATH=pool on $name', (backend) => {
   let svc: TestService;
+  let db: BackendDatabase;
 
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bloomgate-pool-'));
+    db = await backend.open();
+    const dir = db.dir;
     writeFileSync(join(dir, 'products.txt'), Array.from({ length: 500 }, (_, i) => sku(i)).join('\n'));
-    svc = await startTestService({ REDIS_URL: uniqueMemoryUrl(), LOOKUP_PATH: 'pool' }, dir);
+    svc = await startTestService({ REDIS_URL: uniqueMemoryUrl(), LOOKUP_PATH: 'pool' }, dir, { databaseUrl: db.databaseUrl });
   });
 
-  afterAll(() => svc.stop());
+  afterAll(async () => {
+    await svc?.stop();
+    await db?.drop();
+  });
 
   it('answers the same as the inline path, checking the filter in the workers', async () => {
     const lookups = await Promise.all([sku(1), 'absent-1', sku(499), 'absent-2'].map((id) => svc.get(`/products/${id}`)));

@@ -2,8 +2,8 @@
  * The first-start import of ROWS ids on both backends, in one run (issue 10's
  * target: PostgreSQL <= 2x SQLite). Same ids (`SKU-%08d`, shuffled with a fixed
  * seed) for both, each into an empty store, one transaction each:
- *   - SQLite: the current store (`src/store/products.ts`), synchronous=FULL, one
- *     write transaction of single-row inserts (what src/store/product-import.ts does);
+ *   - SQLite: `SqliteProductStore.importIds` (src/store/sqlite-product-store.ts),
+ *     synchronous=FULL, one write transaction on its writer thread;
  *   - PostgreSQL: `PostgresProductStore.importIds` (COPY), in a database of its own.
  * Alternated over ROUNDS, medians printed.
  *
@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { PostgresProductStore } from '../src/store/postgres-product-store.js';
-import { ProductStore as SqliteStore } from '../src/store/products.js';
+import { SqliteProductStore } from '../src/store/sqlite-product-store.js';
 import { existingId } from './products-file.js';
 
 const ROWS = Number(process.env.ROWS ?? 1_000_000);
@@ -46,17 +46,19 @@ async function admin(statement: string): Promise<void> {
   }
 }
 
-function sqliteImport(ids: readonly string[]): number {
+async function sqliteImport(ids: readonly string[]): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'bloomgate-import-'));
   try {
-    const store = SqliteStore.open({ path: join(dir, 'products.db'), synchronous: 'full' });
-    const t = performance.now();
-    store.transaction(() => {
-      for (const id of ids) store.insert({ id, name: `Product ${id}`, price: 0 });
-    });
-    const ms = performance.now() - t;
-    store.close();
-    return ms;
+    const store = await SqliteProductStore.open({ path: join(dir, 'products.db'), synchronous: 'full' });
+    try {
+      const t = performance.now();
+      const result = await store.importIds(ids);
+      const ms = performance.now() - t;
+      if (result?.imported !== ids.length || (await store.count()) !== ids.length) throw new Error('import incomplete');
+      return ms;
+    } finally {
+      await store.close();
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -91,11 +93,11 @@ const postgres: number[] = [];
 for (let round = 0; round < ROUNDS; round++) {
   // Alternate which goes first, so neither always runs on a warmer machine.
   if (round % 2 === 0) {
-    sqlite.push(sqliteImport(ids));
+    sqlite.push(await sqliteImport(ids));
     postgres.push(await postgresImport(ids));
   } else {
     postgres.push(await postgresImport(ids));
-    sqlite.push(sqliteImport(ids));
+    sqlite.push(await sqliteImport(ids));
   }
 }
 const fmt = (xs: number[]): string => xs.map((x) => (x / 1000).toFixed(2)).join(', ');

@@ -5,10 +5,11 @@
  *   stall   rejections/s (wrk, absent ids) alone, then while 16 connections
  *           (and while 1 connection) create products, on the service at
  *           BENCH_SERVER_ENTRY (today's service until the new store is wired in);
- *   store   the raw store: creates/s with 16 concurrent callers, the old
- *           synchronous ProductStore vs SqliteProductStore (group commit), in
- *           one run; and get() latency on the main-thread read connection vs a
- *           hop to the writer thread;
+ *   store   the raw store: creates/s with 16 concurrent callers,
+ *           SqliteProductStore (group commit) vs PostgresProductStore (a
+ *           database of its own at DATABASE_URL's server, skipped when it does
+ *           not answer), in one run; and get() latency on the main-thread read
+ *           connection vs a hop to the writer thread;
  *   import  importIds of 1M ids (sequential and shuffled) with several page
  *           cache sizes, each in a child process, with its RSS after.
  *
@@ -16,10 +17,12 @@
  *   BENCH_PARTS=store,import IMPORT_IDS=1000000 IMPORT_CACHES_MIB=2,8,16,64 npx tsx load/write-stall-bench.ts
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ProductStore as OldProductStore } from '../src/store/products.js';
+import pg from 'pg';
+import { PostgresProductStore } from '../src/store/postgres-product-store.js';
 import { SqliteProductStore } from '../src/store/sqlite-product-store.js';
 import { ABSENT_PREFIX, writeProductsFile } from './products-file.js';
 import { deleteNamespaceKeys, runNamespace } from './redis-namespace.js';
@@ -38,6 +41,8 @@ const SERVER_ENTRY = process.env.BENCH_SERVER_ENTRY ?? 'src/index.ts';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const STORE_CALLERS = Number(process.env.STORE_CALLERS ?? 16);
 const STORE_DURATION_S = Number(process.env.STORE_DURATION_S ?? 5);
+/** The PostgreSQL server's maintenance database; the store part creates (and drops) a database of its own there. */
+const PG_ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const GET_ROWS = Number(process.env.GET_ROWS ?? 100_000);
 const GET_CALLS = Number(process.env.GET_CALLS ?? 20_000);
 const IMPORT_IDS = Number(process.env.IMPORT_IDS ?? 1_000_000);
@@ -86,26 +91,13 @@ function ids(count: number, order: string): string[] {
 async function storeCreates(dir: string): Promise<void> {
   const product = (i: number, tag: string) => ({ id: `${tag}-${i}`, name: 'bench', price: 1 });
 
-  // Old store: synchronous, so 16 "concurrent" callers still commit one by one on this thread.
-  const old = OldProductStore.open({ path: join(dir, 'old.db'), synchronous: 'full' });
-  let oldCount = 0;
-  const oldEnd = performance.now() + STORE_DURATION_S * 1000;
-  await Promise.all(
-    Array.from({ length: STORE_CALLERS }, async (_, c) => {
-      while (performance.now() < oldEnd) {
-        old.insert(product(oldCount++, `old${c}`));
-        await Promise.resolve();
-      }
-    }),
-  );
-  const oldRate = oldCount / STORE_DURATION_S;
-  old.close();
+  const pgRate = await postgresCreates(product);
 
   const store = await SqliteProductStore.open({ path: join(dir, 'new.db') });
   let newCount = 0;
   const commitsBefore = store.commits;
   const newEnd = performance.now() + STORE_DURATION_S * 1000;
-  // Event-loop delay while the writes run: the old store holds it for every fsync.
+  // Event-loop delay while the writes run: a synchronous store would hold it for every fsync.
   let maxLagMs = 0;
   let last = performance.now();
   const ticker = setInterval(() => {
@@ -126,9 +118,46 @@ async function storeCreates(dir: string): Promise<void> {
   out(`\n## Raw store: creates/s, ${STORE_CALLERS} concurrent callers, synchronous=FULL, ${STORE_DURATION_S} s each`);
   out('| store | creates/s | transactions | creates per transaction |');
   out('|---|---:|---:|---:|');
-  out(`| old ProductStore (sync, main thread) | ${fmt(oldRate)} | ${fmt(oldCount)} | 1 |`);
   out(`| SqliteProductStore (writer thread, group commit) | ${fmt(newRate)} | ${fmt(commits)} | ${(newCount / commits).toFixed(1)} |`);
-  out(`ratio new/old: ${(newRate / oldRate).toFixed(2)}x; main-thread max timer lag during new-store writes: ${maxLagMs.toFixed(1)} ms`);
+  if (pgRate !== undefined) out(`| PostgresProductStore (pool of ${STORE_CALLERS}) | ${fmt(pgRate)} | ${fmt(pgRate * STORE_DURATION_S)} | 1 |`);
+  const ratio = pgRate === undefined ? 'PostgreSQL not measured' : `ratio sqlite/postgres: ${(newRate / pgRate).toFixed(2)}x`;
+  out(`${ratio}; main-thread max timer lag during SQLite writes: ${maxLagMs.toFixed(1)} ms`);
+}
+
+/** Creates/s on PostgreSQL with STORE_CALLERS callers, in a database of its own; undefined when the server does not answer. */
+async function postgresCreates(product: (i: number, tag: string) => { id: string; name: string; price: number }): Promise<number | undefined> {
+  const name = `bloomgate_bench_${randomBytes(6).toString('hex')}`;
+  const admin = async (statement: string): Promise<void> => {
+    const client = new pg.Client({ connectionString: PG_ADMIN_URL });
+    await client.connect();
+    try {
+      await client.query(statement);
+    } finally {
+      await client.end();
+    }
+  };
+  try {
+    await admin(`CREATE DATABASE ${name}`);
+  } catch (err) {
+    out(`PostgreSQL at ${PG_ADMIN_URL.replace(/\/\/[^@/]*@/, '//')} did not answer (${(err as Error).message}); its row is skipped`);
+    return undefined;
+  }
+  try {
+    const url = new URL(PG_ADMIN_URL);
+    url.pathname = `/${name}`;
+    const store = await PostgresProductStore.open({ url: url.toString(), poolSize: STORE_CALLERS });
+    let count = 0;
+    const end = performance.now() + STORE_DURATION_S * 1000;
+    await Promise.all(
+      Array.from({ length: STORE_CALLERS }, async (_, c) => {
+        while (performance.now() < end) await store.insert(product(count++, `pg${c}`));
+      }),
+    );
+    await store.close();
+    return count / STORE_DURATION_S;
+  } finally {
+    await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  }
 }
 
 async function getLatency(dir: string): Promise<void> {

@@ -1,9 +1,9 @@
 /**
- * The SQLite file format shared by the synchronous store (products.ts) and the
- * asynchronous one (sqlite-product-store.ts + workers/sqlite-writer.ts): one
- * file opens with either. Kept identical to products.ts's schema (version 1)
- * plus `instance_locks`, a table the old store ignores, so a file written by
- * the new store still opens with the old one (no version bump, no migration).
+ * The SQLite file format of sqlite-product-store.ts + workers/sqlite-writer.ts:
+ * the version-1 schema earlier releases wrote (their synchronous store), plus
+ * `instance_locks`, created if missing, so files written before open as they
+ * are and stay readable as version 1 (no version bump, no migration; see
+ * test/store/sqlite-product-store.test.ts).
  */
 export const SCHEMA_VERSION = 1;
 

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DatabaseUnavailableError, InstanceLockedError } from '../../src/errors.js';
-import { ProductStore as OldProductStore } from '../../src/store/products.js';
 import { SqliteProductStore, kCrashWriter } from '../../src/store/sqlite-product-store.js';
 
 let dir: string;
@@ -216,19 +215,37 @@ describe('SqliteProductStore', () => {
     expect(await reopened.get('last')).toBeDefined();
   });
 
-  it('opens a file written by the synchronous store, and the other way round', async () => {
-    const old = OldProductStore.open({ path, synchronous: 'full' });
-    old.insert(lamp('old-1'));
-    old.insert(lamp('old-2'));
-    const id = old.databaseId();
-    old.close();
+  it('opens a file in the schema bloomgate has always written (version 1), and leaves it readable as one', async () => {
+    // The version-1 file as earlier releases created it: no instance_locks table yet.
+    const made = new Database(path);
+    made.pragma('journal_mode = WAL');
+    made.exec(`
+      CREATE TABLE products (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL, price REAL NOT NULL, created_at INTEGER NOT NULL);
+      CREATE TABLE products_meta (k INTEGER PRIMARY KEY CHECK (k = 0), product_count INTEGER NOT NULL);
+      INSERT INTO products_meta (k, product_count) VALUES (0, 0);
+      CREATE TRIGGER products_count_insert AFTER INSERT ON products
+      BEGIN UPDATE products_meta SET product_count = product_count + 1 WHERE k = 0; END;
+      CREATE TRIGGER products_count_delete AFTER DELETE ON products
+      BEGIN UPDATE products_meta SET product_count = product_count - 1 WHERE k = 0; END;
+      CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      PRAGMA user_version = 1;
+    `);
+    const insert = made.prepare('INSERT INTO products (id, name, price, created_at) VALUES (?, ?, ?, ?)');
+    insert.run('old-1', 'Lamp old-1', 9.5, Date.now());
+    insert.run('old-2', 'Lamp old-2', 9.5, Date.now());
+    made.prepare("INSERT INTO settings (key, value) VALUES ('database_id', 'db-made-earlier')").run();
+    made.close();
+
     const store = await openStore();
     expect(await store.count()).toBe(2);
-    expect(await store.databaseId()).toBe(id);
+    expect(await store.databaseId()).toBe('db-made-earlier');
     expect(await store.insert(lamp('new-1'))).toEqual({ id: 'new-1', position: 3 });
     await store.close();
-    const again = OldProductStore.open({ path, synchronous: 'full' });
-    expect(again.count()).toBe(3);
+
+    const again = new Database(path, { readonly: true });
+    expect(again.pragma('user_version', { simple: true }), 'no version bump').toBe(1);
+    expect(again.prepare('SELECT id FROM products ORDER BY seq').pluck().all()).toEqual(['old-1', 'old-2', 'new-1']);
+    expect(again.prepare('SELECT product_count FROM products_meta WHERE k = 0').pluck().get()).toBe(3);
     again.close();
   });
 

@@ -105,10 +105,10 @@ describe.each(BACKENDS.flatMap((backend) => REDIS_VARIANTS.map((v) => ({ ...v, b
 
   it('answers 404 for unknown routes and 405 with Allow for wrong methods', async () => {
     expect(await svc.get('/nope')).toMatchObject({ status: 404, body: { error: 'route_not_found' } });
-    const wrong = await svc.request('/products/x', { method: 'PUT', body: '{}' });
+    const wrong = await svc.request('/products/x', { method: 'PATCH', body: '{}' });
     expect(wrong.status).toBe(405);
     expect(wrong.body.error).toBe('method_not_allowed');
-    expect(wrong.headers.get('allow')).toBe('GET, DELETE');
+    expect(wrong.headers.get('allow')).toBe('GET, PUT, DELETE');
     expect((await svc.request('/health', { method: 'POST', body: '{}' })).status).toBe(405);
   });
 

@@ -79,11 +79,17 @@ export interface LookupGuardOptions {
    * or soon after failing open)? False: the database answers. Absent: always.
    */
   readonly trustsNegative?: (id: string) => boolean;
+  /**
+   * Cluster mode (RecentCreates): `mark()` when a flight starts; a later
+   * lookup joins it only while `joinable(id, mark)`, i.e. no create of the id
+   * was applied here since. Absent: always joinable.
+   */
+  readonly flights?: { mark(): number; joinable(id: string, mark: number): boolean };
 }
 
 export class LookupGuard {
   readonly #o: LookupGuardOptions;
-  readonly #inFlight = new Map<string, Promise<ResolvedOutcome>>();
+  readonly #inFlight = new Map<string, { readonly outcome: Promise<ResolvedOutcome>; readonly mark: number }>();
 
   constructor(options: LookupGuardOptions) {
     this.#o = options;
@@ -136,11 +142,21 @@ export class LookupGuard {
    */
   resolve(id: string): Promise<ResolvedOutcome> {
     const counters = this.#o.counters;
-    let shared = this.#inFlight.get(id);
-    if (shared !== undefined) counters.coalesced++;
-    else {
-      shared = this.#resolveOnce(id).finally(() => this.#inFlight.delete(id));
-      this.#inFlight.set(id, shared);
+    const flights = this.#o.flights;
+    const joined = this.#inFlight.get(id);
+    let shared: Promise<ResolvedOutcome>;
+    // Cluster: a flight that began before a create of this id was applied here
+    // may have read the database before that commit; a lookup arriving now
+    // (possibly after the create's 201) must not take its answer.
+    if (joined !== undefined && (flights === undefined || flights.joinable(id, joined.mark))) {
+      counters.coalesced++;
+      shared = joined.outcome;
+    } else {
+      const flight = { outcome: this.#resolveOnce(id), mark: flights?.mark() ?? 0 };
+      shared = flight.outcome.finally(() => {
+        if (this.#inFlight.get(id) === flight) this.#inFlight.delete(id);
+      });
+      this.#inFlight.set(id, flight);
     }
     // Outcomes are counted per lookup (not per shared query), so that
     // lookups - db_queries is the number of database round trips avoided.

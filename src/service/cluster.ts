@@ -205,7 +205,7 @@ export class ClusterMember implements ClusterConfirm, ClusterSnapshots {
    * wrote it), read before the copy; nothing is saved before join() set one up.
    */
   async acquire(): Promise<string | undefined> {
-    if (this.#catchUp === undefined || this.#closed) return undefined;
+    if (this.#catchUp === undefined) return undefined;
     return this.#snapshotLock.acquire();
   }
 

@@ -205,8 +205,14 @@ export class ClusterMember implements ClusterConfirm, ClusterSnapshots {
    * wrote it), read before the copy; nothing is saved before join() set one up.
    */
   async acquire(): Promise<string | undefined> {
-    if (this.#catchUp === undefined) return undefined;
-    return this.#snapshotLock.acquire();
+    const catchUp = this.#catchUp;
+    if (catchUp === undefined) return undefined;
+    const token = await this.#snapshotLock.acquire();
+    // A catch-up that starts now moves the watermark up to the current horizon,
+    // so the snapshot (read right after this) is as fresh as a single
+    // instance's. If the database does not answer, the older watermark is still sound.
+    if (token !== undefined) await catchUp.run().catch((err: unknown) => this.#d.logger.debug('catch-up before a snapshot failed', { err }));
+    return token;
   }
 
   writeFenced(token: string, key: string, fields: readonly (string | Buffer)[]): Promise<boolean> {

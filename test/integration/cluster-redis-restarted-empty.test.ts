@@ -6,7 +6,8 @@
  *
  * - creates may fail (503) for a bounded time, but a GET of an acknowledged id
  *   is never answered 404 on any instance, before, during or after;
- * - afterwards everything recovers: every instance is healthy again, creates
+ * - afterwards everything recovers: every instance is healthy and rejects
+ *   from its filter again, every filter holds every acknowledged id, creates
  *   are acknowledged on every instance and read at once on the others, and
  *   every id acknowledged over the whole run is found everywhere.
  */
@@ -108,8 +109,20 @@ describe('cluster: Redis restarted empty mid-run', () => {
     );
     expect(rejections.slice(0, 10), cluster.tails()).toEqual([]);
 
-    // Recovery: every instance healthy, then creates on each one read at once on the others.
+    // Recovery: every instance healthy and rejecting from its filter again (lease, catch-up),
+    // then creates on each one read at once on the others.
     await cluster.waitAllHealthy(30_000);
+    let probe = 0;
+    for (const server of cluster.instances) {
+      await waitFor(
+        `port ${server.port} to reject from its filter again`,
+        async () => {
+          const res = await server.getProduct(`never-created-${probe++}`);
+          return res.status === 404 && (res.body as { source?: string } | undefined)?.source === 'bloom_filter';
+        },
+        30_000,
+      );
+    }
     const recoveryProblems: string[] = [];
     for (let r = 0; r < RECOVERY_ROUNDS; r++) {
       const id = scatteredId('RV', r);
@@ -126,6 +139,10 @@ describe('cluster: Redis restarted empty mid-run', () => {
     }
     expect(recoveryProblems, cluster.tails()).toEqual([]);
     for (const server of cluster.instances) {
+      // It may reject alone now, so its filter must hold every acknowledged id.
+      const checked = await server.request('POST', '/bloom/check', { body: { ids: acked } });
+      const results = (checked.body as { results?: boolean[] } | undefined)?.results ?? [];
+      expect(acked.filter((_, k) => results[k] !== true).slice(0, 10), `acknowledged ids the filter on port ${server.port} lacks`).toEqual([]);
       const misses = await idsNotFound(server, acked);
       expect(misses.slice(0, 10), `acknowledged ids missing on port ${server.port}`).toEqual([]);
     }

@@ -160,6 +160,7 @@ async function latency(): Promise<void> {
 async function kill(): Promise<void> {
   await withCluster(3, {}, async (cluster) => {
     const [a, b, c] = [cluster.at(0), cluster.at(1), cluster.at(2)];
+    await cluster.primeWrites();
     const done: Array<{ startedAt: number; ms: number; ok: boolean }> = [];
     let stop = false;
     let next = 0;

@@ -46,6 +46,13 @@ export interface BackendSummary {
   readonly metaCount: number | null;
   /** The greatest position of a row (SQLite: rowid; PostgreSQL: the inserting transaction id); 0 when empty. */
   readonly maxPosition: number;
+  /**
+   * What the store's horizon() answers now: every row below it is committed.
+   * SQLite: one past the last rowid handed out. PostgreSQL: the oldest
+   * transaction still running anywhere on the server (other databases too), so
+   * it may lie below rows that committed long ago while other work runs.
+   */
+  readonly horizon: number;
 }
 
 export interface BackendDatabase {
@@ -105,7 +112,14 @@ const sqlite: Backend = {
       serverOptions: () => ({ dir }),
       summary: async () => {
         const s = inspectDatabase(dbPath);
-        return { rows: s.rows, metaCount: s.metaCount, maxPosition: s.maxSeq };
+        const sequence = withDatabaseCopy(dbPath, (db) => {
+          try {
+            return db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'products'").pluck().get() as number | undefined;
+          } catch {
+            return undefined; // no AUTOINCREMENT table yet
+          }
+        });
+        return { rows: s.rows, metaCount: s.metaCount, maxPosition: s.maxSeq, horizon: (sequence ?? s.maxSeq) + 1 };
       },
       allIds: async () => sqliteAllIds(dbPath),
       createSchema: async () => createSchema(dbPath),
@@ -172,14 +186,15 @@ const postgres: Backend = {
       summary: () =>
         withClient(db.url, async (c) => {
           const hasTable = (await c.query<{ t: string | null }>("SELECT to_regclass('public.products')::text AS t")).rows[0]?.t != null;
-          if (!hasTable) return { rows: 0, metaCount: null, maxPosition: 0 };
+          const horizon = Number((await c.query<{ xid: string }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xid')).rows[0]?.xid);
+          if (!hasTable) return { rows: 0, metaCount: null, maxPosition: 0, horizon };
           const { rows } = await c.query<{ rows: string; meta: string | null; max: string | null }>(
             `SELECT (SELECT count(*) FROM products)::text AS rows,
                     (SELECT coalesce(sum(delta), 0) FROM product_count_deltas)::text AS meta,
                     (SELECT max(xid)::text FROM products) AS max`,
           );
           const r = rows[0]!;
-          return { rows: Number(r.rows), metaCount: r.meta === null ? null : Number(r.meta), maxPosition: r.max === null ? 0 : Number(r.max) };
+          return { rows: Number(r.rows), metaCount: r.meta === null ? null : Number(r.meta), maxPosition: r.max === null ? 0 : Number(r.max), horizon };
         }),
       allIds: () => withClient(db.url, async (c) => (await c.query<{ id: string }>('SELECT id FROM products ORDER BY xid, seq')).rows.map((r) => r.id)),
       createSchema: async () => {

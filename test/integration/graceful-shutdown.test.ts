@@ -162,7 +162,9 @@ describe.each(BACKENDS)('graceful shutdown on $name', (backend) => {
     if (backend.name === 'sqlite') {
       expect(header?.watermark, 'final snapshot watermark = one past the max rowid (every position below it is in the filter)').toBe(db.maxPosition + 1);
     } else {
-      expect(header?.watermark, 'final snapshot watermark above every committed transaction id').toBeGreaterThan(db.maxPosition);
+      // The horizon is server-wide (other databases' transactions hold it back), so the watermark may lie
+      // below rows it covers; it is never ahead of the database. Coverage shows in items == rows below.
+      expect(header?.watermark, 'final snapshot watermark: a position the database has reached').toBeLessThanOrEqual(db.horizon);
     }
     expect(header?.items, 'final snapshot items = rows').toBe(db.rows);
     expect(await database.closedCleanly(), 'the database was closed cleanly (SQLite: no WAL; PostgreSQL: no session left)').toBe(true);

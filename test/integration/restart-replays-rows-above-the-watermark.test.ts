@@ -44,7 +44,11 @@ describe.each(BACKENDS)('restart on $name', (backend) => {
     const second = await startTestService(env, dir, options);
     try {
       const stats = (await second.get('/bloom/stats')).body;
-      expect(stats.load).toMatchObject({ source: 'snapshot', replayed: 1000, refused: null });
+      expect(stats.load).toMatchObject({ source: 'snapshot', refused: null });
+      // SQLite replays exactly the rows above the watermark. PostgreSQL's watermark (the horizon) is
+      // server-wide, so other databases' transactions may hold it back and a few older rows replay too.
+      if (backend.name === 'sqlite') expect(stats.load).toMatchObject({ replayed: 1000 });
+      else expect((stats.load as { replayed: number }).replayed).toBeGreaterThanOrEqual(1000);
       expect(stats.items).toBe(5000 + 1 + 1000);
       for (const id of ['F-0', 'F-4999', 'before-stop', 'late-0', 'late-999']) {
         expect((await second.get(`/products/${id}`)).status, id).toBe(200);

@@ -57,7 +57,9 @@ describe('a row that commits after a snapshot with a smaller sequence value', ()
     svc = await startTestService(env, dir, { databaseUrl: db.url });
     const stats = await svc.get('/bloom/stats');
     // The snapshot's watermark stayed at LATE's transaction (the oldest one running): LATE and AFTER are replayed.
-    expect(stats.body.load, 'restored from the snapshot, not rebuilt').toMatchObject({ source: 'snapshot', replayed: 2 });
+    // The horizon is server-wide, so another database's transaction may hold it further back and FIRST replays too.
+    expect(stats.body.load, 'restored from the snapshot, not rebuilt').toMatchObject({ source: 'snapshot' });
+    expect((stats.body.load as { replayed: number }).replayed, 'LATE and AFTER replayed (FIRST too if the horizon was older)').toBeOneOf([2, 3]);
     for (const id of ['FIRST', 'AFTER', 'LATE']) expect((await svc.get(`/products/${id}`)).status, id).toBe(200);
   });
 });

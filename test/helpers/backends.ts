@@ -29,13 +29,13 @@
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { PostgresProductStore } from '../../src/store/postgres-product-store.js';
 import { createTestDatabase } from './postgres-database.js';
 import { allIds as sqliteAllIds, createSchema, inspectDatabase, insertProducts as sqliteInsert, withDatabaseCopy } from './products-db.js';
 import { testDatabaseAdminUrl } from './test-services.js';
 import { waitFor } from './wait-for.js';
-import Database from 'better-sqlite3';
 
 export type BackendName = 'sqlite' | 'postgres';
 
@@ -249,6 +249,3 @@ function selected(): readonly Backend[] {
 
 /** The backends this run covers: both, unless TEST_BACKENDS narrows it. For `describe.each(BACKENDS)('... on $name', ...)`. */
 export const BACKENDS: readonly Backend[] = selected();
-
-/** Only SQLite: for the few tests that are about the file itself (say why at the call). */
-export const SQLITE_ONLY: readonly Backend[] = BACKENDS.filter((b) => b.name === 'sqlite');

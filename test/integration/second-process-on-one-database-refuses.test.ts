@@ -6,33 +6,43 @@
  * line, and never serve (its port never answers). Once the first has exited,
  * a new process starts on that database as usual.
  *
- * Both run in single-instance mode (memory:// Redis, one per process). On
- * PostgreSQL with a shared redis:// Redis, the cluster mode (issue 11) is what
- * lets several instances serve one database; this test does not cover that.
+ * Single-instance mode: each process with its own memory:// Redis, or all on
+ * one redis:// with CLUSTER_MODE=off. On PostgreSQL with a shared redis://
+ * Redis, the default is cluster mode (issue 11), which lets several instances
+ * serve one database; the cluster-* tests cover that.
  */
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BACKENDS, type BackendDatabase } from '../helpers/backends.js';
-import { uniqueMemoryUrl, uniqueNamespace } from '../helpers/redis-namespace.js';
+import { deleteNamespaceKeys, SHARED_REDIS_URL, uniqueMemoryUrl, uniqueNamespace } from '../helpers/redis-namespace.js';
 import { ServerProcess, type ExitInfo } from '../helpers/server-process.js';
 
 /** Between probes of the second process's port while it runs. */
 const PROBE_MS = 25;
 
+const SINGLE_INSTANCE_MODES: { redis: string; redisUrl: () => string; env: Record<string, string> }[] = [
+  { redis: 'its own memory:// Redis', redisUrl: () => uniqueMemoryUrl(), env: {} },
+  { redis: 'one redis:// with CLUSTER_MODE=off', redisUrl: () => SHARED_REDIS_URL, env: { CLUSTER_MODE: 'off' } },
+];
+
 describe.each(BACKENDS)('a second process on the same $name database', (backend) => {
   let db: BackendDatabase | undefined;
+  let namespace = '';
   const servers: ServerProcess[] = [];
 
   afterEach(async () => {
     for (const s of servers.splice(0)) await s.dispose();
     await db?.drop();
+    const redis = new Redis(SHARED_REDIS_URL);
+    await deleteNamespaceKeys(redis, namespace);
+    await redis.quit();
   });
 
-  it('exits non-zero with one clear line and never answers on its port; starts once the first has exited', { timeout: 60_000 }, async () => {
+  it.each(SINGLE_INSTANCE_MODES)('exits non-zero with one clear line and never answers on its port; starts once the first has exited ($redis)', { timeout: 60_000 }, async ({ redisUrl, env }) => {
     db = await backend.open();
-    const namespace = uniqueNamespace('twice');
+    namespace = uniqueNamespace('twice');
     const serverFor = (): ServerProcess => {
-      // Each process its own in-memory Redis: single-instance mode.
-      const s = new ServerProcess({ redisUrl: uniqueMemoryUrl(), namespace, ...db!.serverOptions() });
+      const s = new ServerProcess({ redisUrl: redisUrl(), namespace, env, ...db!.serverOptions() });
       servers.push(s);
       return s;
     };

@@ -166,6 +166,18 @@ export class LookupGuard {
     });
   }
 
+  /**
+   * A create's ids are in the filter and its 201 is about to be sent: lookups
+   * of them from now on must not join a flight already under way, whose
+   * database read may predate the commit (it would answer 404 after the 201).
+   * The writer calls this between its filter add and its acknowledgement;
+   * lookups that joined before keep that flight's answer, which is fine: they
+   * began before the create was acknowledged.
+   */
+  forgetFlights(ids: readonly string[]): void {
+    for (const id of ids) this.#inFlight.delete(id);
+  }
+
   async #resolveOnce(id: string): Promise<ResolvedOutcome> {
     const { cache, redis, products, counters, unconfirmed, local } = this.#o;
     // While a create's or delete's cache write is unconfirmed, the entry may be stale: ask the database.

@@ -46,6 +46,7 @@ import { ConflictError, DatabaseUnavailableError, ProductNotFoundError } from '.
 import type { ActiveFilter, FilterGeneration } from './filter/active-filter.js';
 import { packIds } from './filter/id-batch.js';
 import { realScheduler, type Cancel, type Scheduler } from './lifecycle/scheduler.js';
+import type { LookupGuard } from './guard.js';
 import type { Logger } from './logger.js';
 import type { Snapshotter } from './persistence/snapshotter.js';
 import type { Watermark } from './persistence/watermark.js';
@@ -66,6 +67,12 @@ export interface ProductWriterOptions {
   readonly logger: Logger;
   /** The in-process cache of hot products, when on: every write drops the id's entry. */
   readonly local?: Pick<LocalProductCache, 'invalidate'>;
+  /**
+   * The lookup guard's single flight: after the filter add and before the
+   * acknowledgement, lookups of the created ids stop joining flights that may
+   * have read the database before the commit (LookupGuard.forgetFlights).
+   */
+  readonly flights?: Pick<LookupGuard, 'forgetFlights'>;
   /** Times the cache-write retry; default realScheduler (close() cancels a pending retry). */
   readonly scheduler?: Scheduler;
   /**
@@ -122,6 +129,7 @@ export class ProductWriter {
     const { active } = this.#o;
     active.add(product.id);
     active.filter.addItems(1);
+    this.#o.flights?.forgetFlights([product.id]);
     void this.#writeCache(product.id, { kind: 'product', product });
     try {
       // Cluster: no 201 before every live instance's filter holds the id
@@ -160,6 +168,7 @@ export class ProductWriter {
         const packed = packIds(ids);
         await Promise.all(generations.map((g) => this.#addBatch(g, packed, ids)));
         generations[0]!.filter.addItems(created.length);
+        this.#o.flights?.forgetFlights(ids);
         snapshotter.notifyWrite();
         const byId = new Map(batch.map((p) => [p.id, p]));
         for (const id of ids) void this.#writeCache(id, { kind: 'product', product: byId.get(id)! });
@@ -203,6 +212,7 @@ export class ProductWriter {
     if (!(await products.delete(id))) throw new ProductNotFoundError(id);
     active.addStale(1);
     active.filter.addItems(-1); // items = database rows; the bits stay (stale)
+    this.#o.flights?.forgetFlights([id]); // a flight under way may have read the row before the delete
     // Replaces a create's pending write too: it must not bring the product back.
     void this.#writeCache(id, { kind: 'absent' });
     // Cluster: other instances drop local copies and count the id stale when they apply it; 204 once all did.
@@ -217,6 +227,7 @@ export class ProductWriter {
    */
   async update(product: Product): Promise<Product> {
     if (!(await this.#o.products.update(product))) throw new ProductNotFoundError(product.id);
+    this.#o.flights?.forgetFlights([product.id]); // a flight under way may have read the old row
     await this.#writeCache(product.id, { kind: 'product', product });
     return product;
   }

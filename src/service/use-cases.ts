@@ -104,7 +104,7 @@ export function wireUseCases(d: UseCaseDeps): UseCases {
     ...(local === undefined ? {} : { local }),
     ...(cluster === undefined ? {} : { mayRejectFromFilter: () => cluster.mayRejectFromFilter(), trustsNegative: (id: string) => cluster.trustsNegative(id), flights: cluster.recent }),
   });
-  const writer = new ProductWriter({ products, active, cache, redis, watermark, snapshotter, unconfirmed, logger, ...(cluster === undefined ? {} : { cluster }), ...(local === undefined ? {} : { local }) });
+  const writer = new ProductWriter({ products, active, cache, redis, watermark, snapshotter, unconfirmed, logger, flights: guard, ...(cluster === undefined ? {} : { cluster }), ...(local === undefined ? {} : { local }) });
   closers.push('cache-write retries', () => writer.close());
   if (cluster !== undefined && local !== undefined) closers.push('local cache: remote deletes', cluster.onRemoteDelete((id) => local.invalidate(id)));
   const unsubscribe = redis.onStatusChange((healthy) => {

@@ -13,7 +13,7 @@
  *   const feed = new ChangeFeed(redis.client, ns);
  *   const entryId = await feed.publish({ op: 'create', ids: ['SKU-1'], position: row.position });
  *   const reader = new FeedReader({ url, namespace: ns, from: snapshot.feedPosition,
- *     apply: async (entries) => { for (const e of entries) if (e.op === 'create') await filter.addAll(e.ids); },
+ *     apply: async (entries) => { for (const e of entries) if (e.op === 'create') for (const id of e.ids) filter.add(id); },
  *     recover: () => catchUp.run().then(() => undefined),
  *     onApplied: (id) => lease.setApplied(id) });
  *   reader.start();

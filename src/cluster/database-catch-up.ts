@@ -10,7 +10,7 @@
  * after X covers every row committed before X").
  *
  * @example
- *   const catchUp = new DatabaseCatchUp({ source: store, from: loadedWatermark, add: (ids) => filter.addAll(ids) });
+ *   const catchUp = new DatabaseCatchUp({ source: store, from: loadedWatermark, add: (ids) => { for (const id of ids) filter.add(id); } });
  *   await catchUp.run(); // { added, watermark }
  */
 import type { Position } from '../store/product-store.js';

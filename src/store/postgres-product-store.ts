@@ -46,7 +46,7 @@
  *   const store = await PostgresProductStore.open({ url: 'postgres://bloomgate@db/shop', poolSize: 10, timeoutMs: 2000 });
  *   await store.lockInstance('default');                 // InstanceLockedError if another process serves it
  *   const row = await store.insert({ id: 'SKU-1', name: 'Lamp', price: 9.5 }); // { id, position } or null
- *   for await (const ids of store.idsFrom(watermark, 10_000)) filter.addAll(ids);
+ *   for await (const ids of store.idsFrom(watermark, 10_000)) for (const id of ids) filter.add(id);
  *   await store.close();
  */
 import { randomUUID } from 'node:crypto';

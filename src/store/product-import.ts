@@ -6,7 +6,7 @@
  * again next start (and two processes starting at once import once).
  *
  * @example
- *   const result = await importProductsFile(store, config.productsFile, (ids) => filter.addAll(ids));
+ *   const result = await importProductsFile(store, config.productsFile, (ids) => { for (const id of ids) filter.add(id); });
  *   if (result) log.info(`imported ${result.imported} of ${result.lines} lines in ${result.ms} ms`);
  */
 import { readFile } from 'node:fs/promises';

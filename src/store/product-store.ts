@@ -20,7 +20,7 @@
  *
  * @example
  *   const created = await store.insert({ id: 'SKU-1', name: 'Lamp', price: 9.5 }); // { id, position } or null
- *   for await (const ids of store.idsFrom(watermark, 10_000)) filter.addAll(ids);
+ *   for await (const ids of store.idsFrom(watermark, 10_000)) for (const id of ids) filter.add(id);
  */
 import type { Product } from '../product.js';
 

@@ -19,7 +19,7 @@
  *   const store = await SqliteProductStore.open({ path: 'data/products.db' });
  *   await store.lockInstance('bloomgate');
  *   await store.insert({ id: 'SKU-1', name: 'Lamp', price: 9.5 }); // { id: 'SKU-1', position: 1 }
- *   for await (const ids of store.idsFrom(1, 10_000)) filter.addAll(ids);
+ *   for await (const ids of store.idsFrom(1, 10_000)) for (const id of ids) filter.add(id);
  *   await store.close();
  */
 import { randomUUID } from 'node:crypto';

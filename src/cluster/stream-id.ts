@@ -27,10 +27,6 @@ export function parseStreamId(id: string): ParsedStreamId {
   return { ms: BigInt(match[1]), seq: BigInt(match[2]) };
 }
 
-export function isStreamId(id: string): boolean {
-  return STREAM_ID.test(id);
-}
-
 /** -1, 0 or 1 as `a` is before, equal to or after `b` in stream order. */
 export function compareStreamIds(a: string, b: string): -1 | 0 | 1 {
   const x = parseStreamId(a);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConflictError, DatabaseUnavailableError } from '../src/errors.js';
-import { ActiveFilter } from '../src/filter/active-filter.js';
+import { ActiveFilter, type GenerationPool } from '../src/filter/active-filter.js';
 import type { FilterPool } from '../src/filter/pool.js';
 import { createLogger } from '../src/logger.js';
 import { Watermark } from '../src/persistence/watermark.js';
@@ -152,12 +152,15 @@ describe('ProductWriter.createBatch', () => {
     const { db, watermark } = setup();
     const filter = createFilter(1000);
     let finishAdd: (() => void) | undefined;
-    const pool = {
+    const pool: GenerationPool = {
       addPacked: () =>
         new Promise<number>((resolve) => {
           finishAdd = () => resolve(2);
         }),
-    } as unknown as FilterPool;
+      checkPacked: () => Promise.reject(new Error('not used by writes')),
+      stats: () => ({ threads: 0, queueSize: 0, utilization: 0, completed: 0 }),
+      close: async () => undefined,
+    };
     const batchWriter = new ProductWriter({
       products: db.store,
       active: new ActiveFilter({ filter, pool }),

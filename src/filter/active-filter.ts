@@ -21,9 +21,12 @@
 import type { BloomFilter } from './bloom-filter.js';
 import type { FilterPool } from './pool.js';
 
+/** The pool methods a generation's users call, so a test can pass a plain object. */
+export type GenerationPool = Pick<FilterPool, 'addPacked' | 'checkPacked' | 'stats' | 'close'>;
+
 export interface FilterGeneration {
   readonly filter: BloomFilter;
-  readonly pool: FilterPool;
+  readonly pool: GenerationPool;
 }
 
 export class ActiveFilter {
@@ -42,7 +45,7 @@ export class ActiveFilter {
     return this.#current.filter;
   }
 
-  get pool(): FilterPool {
+  get pool(): GenerationPool {
     return this.#current.pool;
   }
 

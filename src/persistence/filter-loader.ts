@@ -48,7 +48,7 @@ export interface LoadReport {
 
 export interface FilterLoaderOptions {
   readonly filter: BloomFilter;
-  readonly pool: FilterPool;
+  readonly pool: Pick<FilterPool, 'addPacked'>;
   readonly products: Pick<ProductStore, 'count' | 'horizon' | 'idsFrom' | 'scanIds' | 'importIds' | 'databaseId' | 'lastIdBefore'>;
   readonly snapshots: SnapshotStore;
   readonly redis: RedisConnection;

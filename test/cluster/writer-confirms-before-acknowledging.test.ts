@@ -6,8 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ClusterUnavailableError } from '../../src/errors.js';
-import { ActiveFilter } from '../../src/filter/active-filter.js';
-import type { FilterPool } from '../../src/filter/pool.js';
+import { ActiveFilter, type GenerationPool } from '../../src/filter/active-filter.js';
 import { createLogger } from '../../src/logger.js';
 import { Watermark } from '../../src/persistence/watermark.js';
 import { ProductWriter, type ClusterConfirm } from '../../src/product-writes.js';
@@ -22,7 +21,8 @@ function setup() {
   let position = 0;
   const filter = createFilter(1000);
   // No worker pool here: a failing pool makes the writer add a batch on the main thread (its fallback).
-  const noPool = { addPacked: () => Promise.reject(new Error('no pool in this test')) } as unknown as FilterPool;
+  const fail = (): Promise<never> => Promise.reject(new Error('no pool in this test'));
+  const noPool: GenerationPool = { addPacked: fail, checkPacked: fail, stats: () => ({ threads: 0, queueSize: 0, utilization: 0, completed: 0 }), close: async () => undefined };
   const active = new ActiveFilter({ filter, pool: noPool });
   const watermark = new Watermark(0);
   const seen: { change: Change; inFilter: boolean[] }[] = [];

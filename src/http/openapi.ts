@@ -20,6 +20,8 @@
  *   const doc = buildOpenApi(ROUTES);
  *   doc.paths['/products/{id}'].get.responses['404'];
  */
+import { MAX_ID_BYTES, MAX_NAME_LENGTH } from '../product.js';
+import { REBUILD_REASONS } from '../upkeep/online-rebuild.js';
 import { MAX_BATCH_ITEMS } from './bodies.js';
 import type { Auth, Method, Needs, Route } from './routes.js';
 
@@ -150,10 +152,11 @@ const ROUTE_DOCS: { readonly [label: string]: RouteDoc } = {
   'GET /': { summary: 'The status page', success: { 200: { description: 'A self-contained HTML page', mediaType: 'text/html', schema: str } } },
 };
 
-const productId = { type: 'string', minLength: 1, description: 'At most 256 bytes of UTF-8 without control characters' } as const;
+const productName = { type: 'string', minLength: 1, maxLength: MAX_NAME_LENGTH } as const;
+const productId = { type: 'string', minLength: 1, description: `At most ${MAX_ID_BYTES} bytes of UTF-8 without control characters` } as const;
 
 const rebuildRecord = object({
-  reason: { enum: ['manual', 'stale', 'capacity', 'fpr'] },
+  reason: { enum: REBUILD_REASONS },
   detail: str,
   started_at: int,
   finished_at: nullable(int),
@@ -177,8 +180,8 @@ const SCHEMAS: { readonly [name: string]: JsonObject } = {
     required: ['id', 'source'],
     properties: { error: { const: 'not_found' }, id: str, source: { enum: ['bloom_filter', 'negative_cache', 'database'] } },
   },
-  Product: object({ id: productId, name: { type: 'string', minLength: 1, maxLength: 1024 }, price: { type: 'number', minimum: 0 } }),
-  ProductUpdate: object({ name: { type: 'string', minLength: 1, maxLength: 1024 }, price: { type: 'number', minimum: 0 } }, { id: productId }),
+  Product: object({ id: productId, name: productName, price: { type: 'number', minimum: 0 } }),
+  ProductUpdate: object({ name: productName, price: { type: 'number', minimum: 0 } }, { id: productId }),
   ProductFound: object({ id: str, name: str, price: num, source: { enum: ['cache', 'database'] } }),
   ProductBatch: object({ products: { type: 'array', minItems: 1, maxItems: MAX_BATCH_ITEMS, items: ref('Product') } }),
   BatchCreated: object({ created: int, conflicts: { type: 'array', items: str } }),

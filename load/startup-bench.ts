@@ -109,6 +109,55 @@ async function measureFpr(server: ServerProcess): Promise<number> {
   return positives / ROWS;
 }
 
+interface Results {
+  readonly modes: readonly Mode[];
+  readonly cold: ReadonlyMap<Mode, ColdStart[]>;
+  /** The mode the restores and rebuilds ran in. */
+  readonly mode: Mode;
+  readonly coldStats: BloomStats;
+  readonly fpr: number;
+  readonly restores: number[];
+  readonly rebuilds: number[];
+  readonly readyRestore: number[];
+  readonly readyRebuild: number[];
+}
+
+/** Prints the figures as a Markdown table (for load/RESULTS.md), then every run. */
+function printResults(results: Results): void {
+  const { modes, cold, mode, coldStats, fpr, restores, rebuilds, readyRestore, readyRebuild } = results;
+  const restoreMs = median(restores);
+  const rebuildMs = median(rebuilds);
+  const rows: [string, string, string][] = [];
+  for (const m of modes) {
+    const runs = cold.get(m)!;
+    const mem = (pick: (x: Memory) => number): string => median(runs.map((r) => pick(r.memory))).toFixed(0);
+    rows.push(
+      [`${m}: cold start, file -> SQLite -> filter (service-reported, median)`, `${median(runs.map((r) => r.loadMs)).toFixed(0)} ms`, m === 'compiled' ? '<= 3 s' : ''],
+      [`${m}: cold start, spawn -> /health 200 (median)`, `${median(runs.map((r) => r.readyMs)).toFixed(0)} ms`, ''],
+      [`${m}: resident memory with ${runs[0]!.items.toLocaleString('en-US')} items (median)`, `${mem((x) => x.rss)} MiB`, m === 'compiled' ? '<= 150 MB' : ''],
+      [`${m}: RSS anonymous / file-backed`, `${mem((x) => x.rssAnon)} / ${mem((x) => x.rssFile)} MiB`, ''],
+      [`${m}: main V8 heap used / total; external (ArrayBuffers incl. the filter)`, `${mem((x) => x.heapUsed)} / ${mem((x) => x.heapTotal)}; ${mem((x) => x.external)} MiB`, ''],
+    );
+  }
+  rows.push(
+    [`${mode}: restore from snapshot (median)`, `${restoreMs.toFixed(1)} ms`, '<= 100 ms'],
+    [`${mode}: rebuild from database (median)`, `${rebuildMs.toFixed(1)} ms`, ''],
+    ['rebuild / restore', `${(rebuildMs / restoreMs).toFixed(1)}x`, '>= 10x'],
+    ['spawn -> healthy, restore / rebuild (median)', `${median(readyRestore).toFixed(0)} / ${median(readyRebuild).toFixed(0)} ms`, ''],
+    ['full snapshot write (encode + HSET)', `${coldStats.snapshot.last_duration_ms?.toFixed(1)} ms, ${(coldStats.snapshot.last_bytes / 1e6).toFixed(2)} MB`, ''],
+    ['event-loop stall of that write (copy + crc32, synchronous)', `${coldStats.snapshot.last_stall_ms?.toFixed(2)} ms`, '<= 20 ms'],
+    [`false-positive rate over ${ROWS.toLocaleString('en-US')} absent ids`, `${(fpr * 100).toFixed(3)} %`, '<= 1 %'],
+  );
+  console.log(`\nnpx tsx load/startup-bench.ts  (ROWS=${ROWS} ROUNDS=${ROUNDS} MODES=${modes.join(',')} REDIS_URL=${REDIS_URL}; Node ${process.version})\n`);
+  console.log('| figure | measured | target |\n|---|---|---|');
+  for (const [a, b, c] of rows) console.log(`| ${a} | ${b} | ${c} |`);
+  for (const m of modes) {
+    const runs = cold.get(m)!;
+    console.log(`${m} cold starts: ${runs.map((r) => `${r.loadMs.toFixed(0)} ms / ${r.memory.rss.toFixed(0)} MiB`).join(', ')}`);
+  }
+  console.log(`restores: ${restores.map((x) => x.toFixed(1)).join(', ')} ms; rebuilds: ${rebuilds.map((x) => x.toFixed(0)).join(', ')} ms`);
+}
+
 async function main(): Promise<void> {
   const modes = MODES.filter(isMode);
   if (modes.length === 0 || modes.length !== MODES.length) throw new Error(`MODES must list compiled and/or tsx (got ${MODES.join(',')})`);
@@ -172,37 +221,7 @@ async function main(): Promise<void> {
       await rebuilt.stop();
     }
 
-    const restoreMs = median(restores);
-    const rebuildMs = median(rebuilds);
-    const rows: [string, string, string][] = [];
-    for (const m of modes) {
-      const runs = cold.get(m)!;
-      const mem = (pick: (x: Memory) => number): string => median(runs.map((r) => pick(r.memory))).toFixed(0);
-      rows.push(
-        [`${m}: cold start, file -> SQLite -> filter (service-reported, median)`, `${median(runs.map((r) => r.loadMs)).toFixed(0)} ms`, m === 'compiled' ? '<= 3 s' : ''],
-        [`${m}: cold start, spawn -> /health 200 (median)`, `${median(runs.map((r) => r.readyMs)).toFixed(0)} ms`, ''],
-        [`${m}: resident memory with ${runs[0]!.items.toLocaleString('en-US')} items (median)`, `${mem((x) => x.rss)} MiB`, m === 'compiled' ? '<= 150 MB' : ''],
-        [`${m}: RSS anonymous / file-backed`, `${mem((x) => x.rssAnon)} / ${mem((x) => x.rssFile)} MiB`, ''],
-        [`${m}: main V8 heap used / total; external (ArrayBuffers incl. the filter)`, `${mem((x) => x.heapUsed)} / ${mem((x) => x.heapTotal)}; ${mem((x) => x.external)} MiB`, ''],
-      );
-    }
-    rows.push(
-      [`${mode}: restore from snapshot (median)`, `${restoreMs.toFixed(1)} ms`, '<= 100 ms'],
-      [`${mode}: rebuild from database (median)`, `${rebuildMs.toFixed(1)} ms`, ''],
-      ['rebuild / restore', `${(rebuildMs / restoreMs).toFixed(1)}x`, '>= 10x'],
-      ['spawn -> healthy, restore / rebuild (median)', `${median(readyRestore).toFixed(0)} / ${median(readyRebuild).toFixed(0)} ms`, ''],
-      ['full snapshot write (encode + HSET)', `${coldStats.snapshot.last_duration_ms?.toFixed(1)} ms, ${(coldStats.snapshot.last_bytes / 1e6).toFixed(2)} MB`, ''],
-      ['event-loop stall of that write (copy + crc32, synchronous)', `${coldStats.snapshot.last_stall_ms?.toFixed(2)} ms`, '<= 20 ms'],
-      [`false-positive rate over ${ROWS.toLocaleString('en-US')} absent ids`, `${(fpr * 100).toFixed(3)} %`, '<= 1 %'],
-    );
-    console.log(`\nnpx tsx load/startup-bench.ts  (ROWS=${ROWS} ROUNDS=${ROUNDS} MODES=${modes.join(',')} REDIS_URL=${REDIS_URL}; Node ${process.version})\n`);
-    console.log('| figure | measured | target |\n|---|---|---|');
-    for (const [a, b, c] of rows) console.log(`| ${a} | ${b} | ${c} |`);
-    for (const m of modes) {
-      const runs = cold.get(m)!;
-      console.log(`${m} cold starts: ${runs.map((r) => `${r.loadMs.toFixed(0)} ms / ${r.memory.rss.toFixed(0)} MiB`).join(', ')}`);
-    }
-    console.log(`restores: ${restores.map((x) => x.toFixed(1)).join(', ')} ms; rebuilds: ${rebuilds.map((x) => x.toFixed(0)).join(', ')} ms`);
+    printResults({ modes, cold, mode, coldStats, fpr, restores, rebuilds, readyRestore, readyRebuild });
   } finally {
     for (const ns of namespaces) await deleteNamespaceKeys(REDIS_URL, ns).catch(() => undefined);
     redis.disconnect();

@@ -20,7 +20,7 @@
  *     catchUp: async () => { await catchUp.run(); }, isCaughtUp: () => reader.caughtUp });
  *   lease.start();
  *   reader = new FeedReader({ ..., onApplied: (id) => lease.setApplied(id) });
- *   if (!filter.mightContain(id) && lease.mayRejectFromFilter()) return notFound('bloom_filter');
+ *   if (!filter.has(id) && lease.mayRejectFromFilter()) return notFound('bloom_filter');
  *   await lease.close(); // leaves: writers stop waiting for us at once
  */
 import { randomBytes } from 'node:crypto';

@@ -28,6 +28,7 @@
  *   const local = new LocalProductCache({ maxEntries: 10_000, maxBytes: 8 << 20, maxAgeMs: 60_000 });
  *   const body = local.get('SKU-1');  // Buffer: res.end(body) | undefined: miss
  */
+import { realScheduler, type Scheduler } from '../lifecycle/scheduler.js';
 import type { Product } from '../product.js';
 
 export interface LocalProductCacheOptions {
@@ -45,6 +46,8 @@ export interface LocalProductCacheOptions {
    * default 100 trades up to 100 ms of extra age for a hit at Map speed.
    */
   readonly clockResolutionMs?: number;
+  /** Runs the one-shot timer that forgets a shared clock reading; tests pass a manual one. */
+  readonly scheduler?: Scheduler;
 }
 
 const DEFAULT_CLOCK_RESOLUTION_MS = 100;
@@ -91,6 +94,7 @@ export class LocalProductCache {
   readonly maxAgeMs: number;
   readonly clockResolutionMs: number;
   readonly #now: () => number;
+  readonly #scheduler: Scheduler;
   /** The shared clock reading, or -1 when the next hit must read the clock. */
   #cachedNow = -1;
   readonly #forgetNow = (): void => {
@@ -125,6 +129,7 @@ export class LocalProductCache {
     this.maxAgeMs = options.maxAgeMs;
     this.#now = options.now ?? (() => performance.now());
     this.clockResolutionMs = options.clockResolutionMs ?? DEFAULT_CLOCK_RESOLUTION_MS;
+    this.#scheduler = options.scheduler ?? realScheduler;
   }
 
   get size(): number {
@@ -232,7 +237,7 @@ export class LocalProductCache {
     const now = this.#now();
     if (this.clockResolutionMs > 0) {
       this.#cachedNow = now;
-      setTimeout(this.#forgetNow, this.clockResolutionMs).unref();
+      this.#scheduler.after(this.clockResolutionMs, this.#forgetNow);
     }
     return now;
   }

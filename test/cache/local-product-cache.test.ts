@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { LocalProductCache, NO_FILL, cacheHitBody } from '../../src/cache/local-product-cache.js';
 import type { Product } from '../../src/product.js';
-import { waitFor } from '../helpers/wait-for.js';
+import { ManualScheduler } from '../helpers/manual-scheduler.js';
 
 const lamp: Product = { id: 'SKU-1', name: 'Lamp "deluxe" ☃', price: 9.5 };
 const product = (i: number): Product => ({ id: `SKU-${i}`, name: `Product ${i}`, price: i });
 
 function open(
-  overrides: Partial<{ maxEntries: number; maxBytes: number; maxAgeMs: number; clockResolutionMs: number }> = {},
+  overrides: Partial<{ maxEntries: number; maxBytes: number; maxAgeMs: number; clockResolutionMs: number; scheduler: ManualScheduler }> = {},
 ): { local: LocalProductCache; clock: { t: number } } {
   const clock = { t: 1_000 };
   const local = new LocalProductCache({ maxEntries: 100, maxBytes: 1 << 20, maxAgeMs: 60_000, now: () => clock.t, clockResolutionMs: 0, ...overrides });
@@ -132,13 +132,15 @@ describe('LocalProductCache', () => {
     expect(local.stats.expired).toBe(1);
   });
 
-  it('with a clock resolution, hits share one clock reading until the resolution has passed', async () => {
-    const { local, clock } = open({ maxAgeMs: 5_000, clockResolutionMs: 20 });
+  it('with a clock resolution, hits share one clock reading until the resolution has passed', () => {
+    const scheduler = new ManualScheduler();
+    const { local, clock } = open({ maxAgeMs: 5_000, clockResolutionMs: 20, scheduler });
     local.fill(local.beginFill(), lamp);
     expect(local.get(lamp.id)).toBeDefined(); // reads the clock once
     clock.t += 5_000;
     expect(local.get(lamp.id)).toBeDefined(); // still the shared reading
-    await waitFor('the shared reading to be forgotten', () => local.get(lamp.id) === undefined);
+    scheduler.advance(20); // the shared reading is forgotten
+    expect(local.get(lamp.id)).toBeUndefined();
     expect(local.stats.expired).toBe(1);
   });
 

@@ -11,13 +11,15 @@
  */
 import { connect } from 'node:net';
 import { Redis } from 'ioredis';
+import { redisUrlKind } from '../src/store/redis-url.js';
 
 export function runNamespace(prefix: string): string {
   return `${prefix}-${process.pid}-${Date.now().toString(36)}`;
 }
 
+/** A Redis server URL (not the in-process stand-in), by the service's own scheme rule. */
 export function isRealRedis(url: string): boolean {
-  return url.startsWith('redis://') || url.startsWith('rediss://');
+  return redisUrlKind(url)?.kind === 'server';
 }
 
 /** True when a PING to the URL's host and port gets +PONG within a second. */

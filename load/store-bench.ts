@@ -11,14 +11,13 @@
  *
  * It creates a database of its own (bloomgate_bench_<hex>) and drops it at the end.
  */
-import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import postgres from 'postgres';
+import { createScratchDatabase } from './scratch-database.js';
 
-const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const INSERTS = Number(process.env.INSERTS ?? 20_000);
 const GETS = Number(process.env.GETS ?? 100_000);
 const COPY_ROWS = Number(process.env.COPY_ROWS ?? 1_000_000);
@@ -136,20 +135,7 @@ async function benchPostgresJs(url: string): Promise<Figures> {
   }
 }
 
-async function admin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
-
-const name = `bloomgate_bench_${randomBytes(6).toString('hex')}`;
-const url = new URL(ADMIN_URL);
-url.pathname = `/${name}`;
-await admin(`CREATE DATABASE ${name}`);
+const db = await createScratchDatabase();
 try {
   const results: Record<string, Figures> = {};
   // Alternate the order across two rounds so neither driver always runs on a warmer server.
@@ -159,7 +145,7 @@ try {
     ['postgres (2)', benchPostgresJs],
     ['pg (2)', benchPg],
   ] as const) {
-    results[label] = await run(url.toString());
+    results[label] = await run(db.url);
   }
   console.log(`npx tsx load/store-bench.ts  # INSERTS=${INSERTS} GETS=${GETS} COPY_ROWS=${COPY_ROWS} CONCURRENCY=${CONCURRENCY} POOL=${POOL}, node ${process.version}`);
   console.log('driver        inserts/s  insert p50 ms  insert p99 ms  gets/s   COPY ms');
@@ -169,5 +155,5 @@ try {
     );
   }
 } finally {
-  await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await db.drop();
 }

@@ -9,18 +9,16 @@
  *
  *   npx tsx load/store-import-bench.ts     # ROWS=1000000 ROUNDS=3 DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { PostgresProductStore } from '../src/store/postgres-product-store.js';
 import { SqliteProductStore } from '../src/store/sqlite-product-store.js';
 import { existingId } from './products-file.js';
+import { createScratchDatabase } from './scratch-database.js';
 
 const ROWS = Number(process.env.ROWS ?? 1_000_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
-const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** A fixed-seed shuffle (xorshift32), so both backends and every run see one order. */
 function shuffledIds(n: number): string[] {
@@ -34,16 +32,6 @@ function shuffledIds(n: number): string[] {
     [ids[i], ids[j]] = [ids[j]!, ids[i]!];
   }
   return ids;
-}
-
-async function admin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
 }
 
 async function sqliteImport(ids: readonly string[]): Promise<number> {
@@ -65,12 +53,9 @@ async function sqliteImport(ids: readonly string[]): Promise<number> {
 }
 
 async function postgresImport(ids: readonly string[]): Promise<number> {
-  const name = `bloomgate_bench_${randomBytes(6).toString('hex')}`;
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  await admin(`CREATE DATABASE ${name}`);
+  const db = await createScratchDatabase();
   try {
-    const store = await PostgresProductStore.open({ url: url.toString() });
+    const store = await PostgresProductStore.open({ url: db.url });
     try {
       const t = performance.now();
       const result = await store.importIds(ids);
@@ -81,7 +66,7 @@ async function postgresImport(ids: readonly string[]): Promise<number> {
       await store.close();
     }
   } finally {
-    await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await db.drop();
   }
 }
 

@@ -17,15 +17,14 @@
  *   BENCH_PARTS=store,import IMPORT_IDS=1000000 IMPORT_CACHES_MIB=2,8,16,64 npx tsx load/write-stall-bench.ts
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
-import { PostgresProductStore } from '../src/store/postgres-product-store.js';
+import { describeDatabaseUrl, PostgresProductStore } from '../src/store/postgres-product-store.js';
 import { SqliteProductStore } from '../src/store/sqlite-product-store.js';
 import { ABSENT_PREFIX, writeProductsFile } from './products-file.js';
 import { deleteNamespaceKeys, runNamespace } from './redis-namespace.js';
+import { createScratchDatabase, PG_ADMIN_URL, type ScratchDatabase } from './scratch-database.js';
 import { seededRandom } from './scenarios.js';
 import { startServer } from './server-process.js';
 import { getIdsScript, runWrk, wrkAvailable, type WrkResult } from './wrk.js';
@@ -41,8 +40,6 @@ const SERVER_ENTRY = process.env.BENCH_SERVER_ENTRY ?? 'src/index.ts';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const STORE_CALLERS = Number(process.env.STORE_CALLERS ?? 16);
 const STORE_DURATION_S = Number(process.env.STORE_DURATION_S ?? 5);
-/** The PostgreSQL server's maintenance database; the store part creates (and drops) a database of its own there. */
-const PG_ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const GET_ROWS = Number(process.env.GET_ROWS ?? 100_000);
 const GET_CALLS = Number(process.env.GET_CALLS ?? 20_000);
 const IMPORT_IDS = Number(process.env.IMPORT_IDS ?? 1_000_000);
@@ -126,26 +123,15 @@ async function storeCreates(dir: string): Promise<void> {
 
 /** Creates/s on PostgreSQL with STORE_CALLERS callers, in a database of its own; undefined when the server does not answer. */
 async function postgresCreates(product: (i: number, tag: string) => { id: string; name: string; price: number }): Promise<number | undefined> {
-  const name = `bloomgate_bench_${randomBytes(6).toString('hex')}`;
-  const admin = async (statement: string): Promise<void> => {
-    const client = new pg.Client({ connectionString: PG_ADMIN_URL });
-    await client.connect();
-    try {
-      await client.query(statement);
-    } finally {
-      await client.end();
-    }
-  };
+  let db: ScratchDatabase;
   try {
-    await admin(`CREATE DATABASE ${name}`);
+    db = await createScratchDatabase();
   } catch (err) {
-    out(`PostgreSQL at ${PG_ADMIN_URL.replace(/\/\/[^@/]*@/, '//')} did not answer (${(err as Error).message}); its row is skipped`);
+    out(`PostgreSQL at ${describeDatabaseUrl(PG_ADMIN_URL)} did not answer (${(err as Error).message}); its row is skipped`);
     return undefined;
   }
   try {
-    const url = new URL(PG_ADMIN_URL);
-    url.pathname = `/${name}`;
-    const store = await PostgresProductStore.open({ url: url.toString(), poolSize: STORE_CALLERS });
+    const store = await PostgresProductStore.open({ url: db.url, poolSize: STORE_CALLERS });
     let count = 0;
     const end = performance.now() + STORE_DURATION_S * 1000;
     await Promise.all(
@@ -156,7 +142,7 @@ async function postgresCreates(product: (i: number, tag: string) => { id: string
     await store.close();
     return count / STORE_DURATION_S;
   } finally {
-    await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await db.drop();
   }
 }
 

@@ -4,6 +4,7 @@ import { clusterKeys } from '../../src/cluster/cluster-keys.js';
 import { InstanceLease } from '../../src/cluster/lease.js';
 import { ManualScheduler } from '../helpers/manual-scheduler.js';
 import { SHARED_REDIS_URL, uniqueNamespace } from '../helpers/redis-namespace.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { deleteClusterKeys } from './cluster-namespace.js';
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -126,7 +127,7 @@ describe('InstanceLease', () => {
     await lease.renew();
     lease.setApplied('5-1');
     const keys = clusterKeys(ns);
-    for (let i = 0; i < 100 && (await client.hget(keys.applied, 'a')) !== '5-1'; i++) await new Promise((r) => setTimeout(r, 10));
+    await waitFor('the applied position in Redis', async () => (await client.hget(keys.applied, 'a')) === '5-1');
     expect(await client.hget(keys.applied, 'a')).toBe('5-1');
     await lease.close();
     expect(await client.exists(keys.lease('a'))).toBe(0);

@@ -15,6 +15,11 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric
 import { LookupCounters } from './lookup-counters.js';
 import { RequestHistogram } from './request-histogram.js';
 
+/**
+ * The shape src/filter/filter-gauges.ts computes, restated because metrics/ imports
+ * nothing from filter/; src/service/metric-sources.ts passes one as the other, so
+ * the compiler keeps the two in step.
+ */
 export interface FilterGauges {
   readonly items: number;
   readonly capacity: number;

@@ -46,7 +46,7 @@ export type ResolvedOutcome =
 export type LookupOutcome = ResolvedOutcome | { readonly found: false; readonly source: 'bloom_filter' };
 
 /** The cache commands a lookup uses. */
-export type LookupCache = Pick<ProductCache, 'get' | 'setProduct' | 'setAbsent'>;
+export type LookupCache = Pick<ProductCache, 'get' | 'fillProduct' | 'setAbsent'>;
 
 export interface LookupGuardOptions {
   readonly filter: () => Pick<BloomFilter, 'has'>;
@@ -205,7 +205,11 @@ export class LookupGuard {
     const row = await products.get(id);
     if (row !== undefined) {
       const product: Product = { id: row.id, name: row.name, price: row.price };
-      if (redis.healthy) cache.setProduct(product).catch(() => counters.cacheErrors++);
+      // NX: this read may predate an update or delete that committed and wrote
+      // its own entry (the new product or the marker) before this SET lands;
+      // every write leaves a key, so a late fill is a no-op rather than serving
+      // the old row for up to CACHE_TTL_S on every instance.
+      if (redis.healthy) cache.fillProduct(product).catch(() => counters.cacheErrors++);
       return { found: true, product, source: 'database' };
     }
     // Issued in the same tick as the database miss: a create that commits later

@@ -16,7 +16,7 @@ function gatedCache(answer: () => CacheLookup) {
   const gates: (() => void)[] = [];
   const cache: LookupCache = {
     get: () => new Promise<CacheLookup>((resolve) => gates.push(() => resolve(answer()))),
-    setProduct: async () => undefined,
+    fillProduct: async () => undefined,
     setAbsent: async () => undefined,
   };
   return { cache, release: () => gates.splice(0).forEach((g) => g()) };

@@ -11,13 +11,13 @@ import { createFilter } from './helpers/filter-fixtures.js';
 /** A cache whose reads stay pending until the test releases them. */
 function gatedCache(answer: CacheLookup) {
   const gates: (() => void)[] = [];
-  const calls = { get: 0, setProduct: 0, setAbsent: 0 };
+  const calls = { get: 0, fillProduct: 0, setAbsent: 0 };
   const cache: LookupCache = {
     get: () => {
       calls.get++;
       return new Promise<CacheLookup>((resolve) => gates.push(() => resolve(answer)));
     },
-    setProduct: async () => void calls.setProduct++,
+    fillProduct: async () => void calls.fillProduct++,
     setAbsent: async () => void calls.setAbsent++,
   };
   return { cache, calls, release: () => gates.splice(0).forEach((g) => g()) };
@@ -63,7 +63,7 @@ describe('LookupGuard', () => {
     expect(counters.dbHit).toBe(1000);
     expect(counters.coalesced).toBe(999);
     expect(counters.dbRoundtripsAvoided).toBe(999);
-    expect(calls.setProduct).toBe(1);
+    expect(calls.fillProduct).toBe(1);
   });
 
   it('rejects ids the filter lacks and counts them', () => {
@@ -103,7 +103,7 @@ describe('LookupGuard', () => {
     const { guard, counters } = guardWith(cache, downRedis);
     expect(await guard.resolve('hot')).toMatchObject({ found: true, source: 'database' });
     expect(calls.get).toBe(0);
-    expect(calls.setProduct).toBe(0);
+    expect(calls.fillProduct).toBe(0);
     expect(counters.dbQueries).toBe(1);
   });
 

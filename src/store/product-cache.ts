@@ -8,7 +8,7 @@
  * Product JSON always starts with `{`, so it can never equal the marker. Every
  * entry has a TTL with +-10% jitter, so entries filled together do not all
  * expire (and hit the database) together. A value that is neither (corrupt,
- * foreign) reads as a miss: the database answers and the fill overwrites it.
+ * foreign) reads as a miss: the database answers (the NX fill leaves it to expire).
  *
  * Races the write paths must respect (the cache is never the source of truth):
  * - `setAbsent` is SET NX, so a negative fill that loses a race with a create's
@@ -16,11 +16,14 @@
  *   `setProduct` (which overwrites a marker) after it commits.
  * - `markAbsent` overwrites whatever is there: a delete drops the product and
  *   marks the id in one SET.
+ * - `fillProduct` (a lookup's fill after a database read) is SET NX too, so a
+ *   fill whose read predates an update or delete cannot overwrite what that
+ *   write left; creates and updates call `setProduct`, which overwrites.
  *
  * @example
  *   const cache = new ProductCache({ redis, namespace: 'default', ttlS: 300, negativeTtlS: 60 });
  *   const hit = await cache.get('SKU-1');   // { kind: 'product', product } | { kind: 'absent' } | { kind: 'miss' }
- *   if (hit.kind === 'miss') { const p = await store.get('SKU-1'); await (p ? cache.setProduct(p) : cache.setAbsent('SKU-1')); }
+ *   if (hit.kind === 'miss') { const p = await store.get('SKU-1'); await (p ? cache.fillProduct(p) : cache.setAbsent('SKU-1')); }
  */
 import type { Product } from '../product.js';
 import type { RedisConnection } from './redis-connection.js';
@@ -98,6 +101,19 @@ export class ProductCache {
   async setProduct(product: Product): Promise<void> {
     const json = JSON.stringify({ id: product.id, name: product.name, price: product.price });
     await this.redis.client.set(this.keyFor(product.id), json, 'PX', jitteredTtlMs(this.ttlS, this.random));
+  }
+
+  /**
+   * Caches a product a lookup read from the database, PX = ttlS with +-10%
+   * jitter. NX: the read may predate an update or delete whose own SET (the new
+   * product, or the marker) landed before this one; writes always leave a key,
+   * so a late fill finds it and is a no-op instead of restoring the old row for
+   * up to ttlS. (A foreign or corrupt value is not replaced either; it reads as
+   * a miss until it expires or a write overwrites it.)
+   */
+  async fillProduct(product: Product): Promise<void> {
+    const json = JSON.stringify({ id: product.id, name: product.name, price: product.price });
+    await this.redis.client.set(this.keyFor(product.id), json, 'PX', jitteredTtlMs(this.ttlS, this.random), 'NX');
   }
 
   /**

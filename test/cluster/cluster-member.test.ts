@@ -101,7 +101,7 @@ describe('ClusterMember', () => {
     const counters = new LookupCounters();
     const guardA = new LookupGuard({
       filter: () => a.filter,
-      cache: { get: async () => ({ kind: 'absent' }), setProduct: async () => undefined, setAbsent: async () => undefined },
+      cache: { get: async () => ({ kind: 'absent' }), fillProduct: async () => undefined, setAbsent: async () => undefined },
       redis: { healthy: true },
       products: db,
       counters,
@@ -149,7 +149,7 @@ describe('ClusterMember', () => {
     const guard = (mayReject: () => boolean) =>
       new LookupGuard({
         filter: () => a.filter,
-        cache: { get: async () => ({ kind: 'miss' }), setProduct: async () => undefined, setAbsent: async () => undefined },
+        cache: { get: async () => ({ kind: 'miss' }), fillProduct: async () => undefined, setAbsent: async () => undefined },
         redis: { healthy: true },
         products: db,
         counters: new LookupCounters(),

@@ -31,7 +31,7 @@ describe('LookupGuard single flight in cluster mode', () => {
     const recent = new RecentCreates({ holdMs: 1_000, mayReject: () => true });
     const guard = new LookupGuard({
       filter: () => filter,
-      cache: { get: async () => ({ kind: 'miss' }), setProduct: async () => undefined, setAbsent: async () => undefined },
+      cache: { get: async () => ({ kind: 'miss' }), fillProduct: async () => undefined, setAbsent: async () => undefined },
       redis: { healthy: true },
       products,
       counters: new LookupCounters(),

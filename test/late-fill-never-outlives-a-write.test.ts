@@ -1,0 +1,125 @@
+/**
+ * A lookup's cache fill after a database read must not overwrite what a later
+ * update or delete wrote: the read saw the old row, the write committed and its
+ * SET landed (200 / 204), and only then does the lookup's fill arrive. The fill
+ * is SET NX (ProductCache.fillProduct), so it is a no-op; a plain SET would
+ * serve the old row from Redis for up to CACHE_TTL_S.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ActiveFilter } from '../src/filter/active-filter.js';
+import type { FilterPool } from '../src/filter/pool.js';
+import { LookupGuard } from '../src/guard.js';
+import { createLogger } from '../src/logger.js';
+import { LookupCounters } from '../src/metrics/lookup-counters.js';
+import { Watermark } from '../src/persistence/watermark.js';
+import { ProductWriter } from '../src/product-writes.js';
+import type { Product } from '../src/product.js';
+import { ProductCache } from '../src/store/product-cache.js';
+import type { StoredProduct } from '../src/store/product-store.js';
+import { RedisConnection } from '../src/store/redis-connection.js';
+import { UnconfirmedCacheWrites } from '../src/store/unconfirmed-cache-writes.js';
+import { createFilter } from './helpers/filter-fixtures.js';
+import { SHARED_REDIS_URL, deleteNamespaceKeys, uniqueNamespace } from './helpers/redis-namespace.js';
+
+const OLD: Product = { id: 'SKU-1', name: 'Old', price: 1 };
+const NEW: Product = { id: 'SKU-1', name: 'New', price: 2 };
+
+/** One table holding OLD; a held read answers what the table held when it began. */
+function heldReadsDatabase() {
+  const rows = new Map<string, StoredProduct>([[OLD.id, { ...OLD, createdAt: 0 }]]);
+  const held: (() => void)[] = [];
+  let holdReads = false;
+  let notifyRead: () => void = () => undefined;
+  return {
+    readBegun: () => new Promise<void>((resolve) => (notifyRead = resolve)),
+    store: {
+      get: async (id: string): Promise<StoredProduct | undefined> => {
+        const seen = rows.get(id);
+        if (holdReads) {
+          notifyRead();
+          await new Promise<void>((resolve) => held.push(resolve));
+        }
+        return seen;
+      },
+      insert: async () => null,
+      insertMany: async () => ({ created: [], conflicts: [] }),
+      delete: async (id: string) => rows.delete(id),
+      update: async (p: Product) => rows.has(p.id) && (rows.set(p.id, { ...p, createdAt: 0 }), true),
+    },
+    holdReads: () => void (holdReads = true),
+    releaseReads: () => {
+      holdReads = false;
+      held.splice(0).forEach((release) => release());
+    },
+  };
+}
+
+describe('a lookup whose database read predates a write', () => {
+  let redis: RedisConnection;
+  let namespace: string;
+
+  beforeEach(async () => {
+    namespace = uniqueNamespace('late-fill');
+    redis = RedisConnection.open({ url: SHARED_REDIS_URL, commandTimeoutMs: 2_000 });
+    await redis.waitReady(5_000);
+  });
+  afterEach(async () => {
+    await deleteNamespaceKeys(redis.client, namespace);
+    await redis.close();
+  });
+
+  function service() {
+    const db = heldReadsDatabase();
+    const filter = createFilter(1000);
+    filter.add(OLD.id);
+    const unconfirmed = new UnconfirmedCacheWrites();
+    const cache = new ProductCache({ redis, namespace, ttlS: 300, negativeTtlS: 60 });
+    const guard = new LookupGuard({ filter: () => filter, cache, redis, products: db.store, counters: new LookupCounters(), unconfirmed, logger: createLogger('silent') });
+    const writer = new ProductWriter({
+      products: db.store,
+      active: new ActiveFilter({ filter, pool: {} as FilterPool }),
+      cache,
+      redis,
+      watermark: new Watermark(0),
+      snapshotter: { notifyWrite: () => undefined },
+      unconfirmed,
+      logger: createLogger('silent'),
+      flights: guard,
+    });
+    return { db, cache, guard, writer };
+  }
+
+  it('does not overwrite the product an update cached before its 200', async () => {
+    const { db, cache, guard, writer } = service();
+    db.holdReads();
+    const begun = db.readBegun();
+    const late = guard.resolve(OLD.id); // cache miss, then a read that sees OLD
+    await begun;
+    await writer.update(NEW); // the 200: NEW is in Redis
+    db.releaseReads();
+    expect(await late).toMatchObject({ found: true, product: OLD, source: 'database' });
+    // The fill was sent before this GET on the same connection: Redis has applied it.
+    expect(await cache.get(OLD.id)).toEqual({ kind: 'product', product: NEW });
+    writer.close();
+  });
+
+  it('does not bring back a product a delete replaced with a marker before its 204', async () => {
+    const { db, cache, guard, writer } = service();
+    db.holdReads();
+    const begun = db.readBegun();
+    const late = guard.resolve(OLD.id);
+    await begun;
+    await writer.delete(OLD.id); // the 204: its marker SET is sent on this connection
+    db.releaseReads();
+    expect(await late).toMatchObject({ found: true, product: OLD, source: 'database' });
+    expect(await cache.get(OLD.id)).toEqual({ kind: 'absent' });
+    writer.close();
+  });
+
+  it('still fills a key nobody wrote', async () => {
+    const { cache, guard, writer } = service();
+    expect(await guard.resolve(OLD.id)).toMatchObject({ found: true, source: 'database' });
+    expect(await cache.get(OLD.id)).toEqual({ kind: 'product', product: OLD });
+    writer.close();
+  });
+});

@@ -9,6 +9,7 @@
 import { availableParallelism } from 'node:os';
 import { ConfigError } from './errors.js';
 import type { LogLevel } from './logger.js';
+import { isPostgresUrl } from './store/database-url.js';
 import { REDIS_URL_RULE, redactUrl, redisUrlKind } from './store/redis-url.js';
 
 export type LookupPath = 'inline' | 'pool';
@@ -194,7 +195,7 @@ export const DATABASE_URL_RULE = 'must start with postgres://, postgresql:// or 
 /** The backend a DATABASE_URL selects, or undefined when its scheme is not one bloomgate knows. */
 export function databaseFromUrl(url: string | undefined, dbPath: string): DatabaseConfig | undefined {
   if (url === undefined) return { kind: 'sqlite', path: dbPath };
-  if (/^postgres(ql)?:\/\/./i.test(url)) return { kind: 'postgres', url };
+  if (isPostgresUrl(url)) return { kind: 'postgres', url };
   const sqlite = /^sqlite:(?:\/\/)?(.*)$/is.exec(url);
   if (sqlite !== null) return { kind: 'sqlite', path: sqlite[1] === '' || sqlite[1] === undefined ? dbPath : sqlite[1] };
   return undefined;

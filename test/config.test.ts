@@ -111,6 +111,10 @@ describe('loadConfig', () => {
     expect(loadConfig({ DATABASE_URL: 'sqlite:/var/lib/bg.db' }).dbPath).toBe('/var/lib/bg.db');
   });
 
+  it('selects PostgreSQL from an upper-case scheme too, as the store accepts it (one rule: isPostgresUrl)', () => {
+    expect(loadConfig({ DATABASE_URL: 'POSTGRESQL://db/shop' }).database.kind).toBe('postgres');
+  });
+
   it('selects PostgreSQL from postgres:// and postgresql:// URLs, with pool size and timeout', () => {
     const url = 'postgresql://shop:pw@db:5432/shop?sslmode=require';
     const config = loadConfig({ DATABASE_URL: url, DATABASE_POOL_SIZE: '32', DATABASE_TIMEOUT_MS: '500' });

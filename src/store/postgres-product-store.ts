@@ -55,6 +55,7 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { DatabaseUnavailableError, InstanceLockedError } from '../errors.js';
+import { isPostgresUrl } from './database-url.js';
 import type { BatchInsertResult, CreatedRow, Position, Product, ProductStore, StoredProduct } from './product-store.js';
 import { IMPORT_LOCK, INSTANCE_LOCK_CLASS, LOCK_CLASS, migrate } from './postgres/migrations.js';
 
@@ -183,20 +184,9 @@ function copyField(value: string): string {
   return /[\\\t\n\r]/.test(value) ? value.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c] ?? c) : value;
 }
 
-/** `postgres://user@host:port/database`: the URL without its password or parameters, for logs. */
-export function describeDatabaseUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    const user = u.username === '' ? '' : `${decodeURIComponent(u.username)}@`;
-    return `${u.protocol}//${user}${u.host}${u.pathname}`;
-  } catch {
-    return '(unparsable database URL)';
-  }
-}
-
 function checkOptions(options: PostgresProductStoreOptions): string[] {
   const problems: string[] = [];
-  if (typeof options.url !== 'string' || !/^postgres(ql)?:\/\//.test(options.url)) {
+  if (typeof options.url !== 'string' || !isPostgresUrl(options.url)) {
     problems.push('options.url must start with postgres:// or postgresql://');
   }
   const positive = (name: string, v: number | undefined): void => {

@@ -1,7 +1,8 @@
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DatabaseUnavailableError, InstanceLockedError } from '../../src/errors.js';
-import { describeDatabaseUrl, PostgresProductStore } from '../../src/store/postgres-product-store.js';
+import { describeDatabaseUrl } from '../../src/store/database-url.js';
+import { PostgresProductStore } from '../../src/store/postgres-product-store.js';
 import { SCHEMA_VERSION } from '../../src/store/postgres/migrations.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres-database.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';

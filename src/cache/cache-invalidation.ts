@@ -26,6 +26,7 @@
  */
 import { Redis } from 'ioredis';
 import type { ProductCache } from '../store/product-cache.js';
+import { quitOrCut } from '../store/redis-connection.js';
 import type { LocalProductCache } from './local-product-cache.js';
 
 /** The channel Redis publishes invalidations on for RESP2 clients that redirect to a subscriber. */
@@ -176,18 +177,9 @@ export class CacheInvalidation {
     clearInterval(this.#timer);
     this.#lost(true);
     this.#closed = true;
-    // Between reconnect attempts there is no socket, and ioredis emits no 'end'.
-    const ended = (client: Redis): Promise<void> => {
-      if (client.status !== 'connecting' && client.status !== 'connect' && client.status !== 'ready') {
-        client.disconnect();
-        return Promise.resolve();
-      }
-      return new Promise((resolve) => {
-        client.once('end', () => resolve());
-        client.disconnect();
-      });
-    };
-    await Promise.all([ended(this.#subscriber), ended(this.#tracker)]);
+    // No QUIT (nothing to flush), and the wait for 'end' is bounded even while
+    // Redis is black-holed (see quitOrCut).
+    await Promise.all([quitOrCut(this.#subscriber, { ready: false }), quitOrCut(this.#tracker, { ready: false })]);
     this.#listeners.clear();
   }
 

@@ -18,6 +18,7 @@
  *   if (!result.acknowledged) ...; // committed, but some live instance did not apply it in time
  */
 import type { Redis } from 'ioredis';
+import { quitOrCut } from '../store/redis-connection.js';
 import { clusterKeys, type ClusterKeys } from './cluster-keys.js';
 import { streamIdAtLeast } from './stream-id.js';
 
@@ -143,7 +144,9 @@ export class AckBarrier {
     for (const w of this.#waiters) w.resolve({ acknowledged: false, waitingFor: [], reason: 'closed' });
     this.#waiters.clear();
     await this.#round;
-    if (this.#subscriber !== undefined) await this.#subscriber.quit().catch(() => this.#subscriber?.disconnect());
+    // Bounded: the subscriber has no command timeout and no heartbeat, so a QUIT
+    // sent to a black-holed Redis would never answer (see quitOrCut).
+    if (this.#subscriber !== undefined) await quitOrCut(this.#subscriber);
   }
 
   #subscribe(): Promise<void> {

@@ -31,12 +31,48 @@ export interface RedisConnectionOptions {
 }
 
 const MAX_RECONNECT_DELAY_MS = 2_000;
-// How long close() lets QUIT finish before cutting the socket.
 /** How often a real connection PINGs to tell a hung Redis from a working one. */
 const HEARTBEAT_MS = 1000;
 /** Consecutive failed PINGs before Redis counts as hung (so detection takes about 2-3 s). */
 const HUNG_AFTER_MISSED_BEATS = 2;
+/** How long a close lets QUIT finish (and the socket end) before cutting it. */
 const QUIT_TIMEOUT_MS = 1_000;
+
+/**
+ * Closes one ioredis client within about 2 * QUIT_TIMEOUT_MS even when Redis is
+ * black-holed (a silent socket never answers QUIT, and without a command timeout
+ * the QUIT never rejects): QUIT if the client is ready, raced against the
+ * timeout; then disconnect() (also ends a reconnect loop; a no-op after a
+ * completed QUIT) and wait for the socket to end, bounded the same way.
+ * Every connection the service opens is closed through this.
+ */
+export async function quitOrCut(client: Redis, options: { readonly ready?: boolean; readonly inProcess?: boolean } = {}): Promise<void> {
+  const inProcess = options.inProcess ?? false;
+  if (options.ready ?? client.status === 'ready') {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, QUIT_TIMEOUT_MS);
+    });
+    await Promise.race([client.quit().then(() => undefined, () => undefined), timeout]);
+    clearTimeout(timer);
+  }
+  // Wait for the socket to close if there is one (between reconnect attempts
+  // there is none, and ioredis then emits no 'end' at all).
+  const status = client.status;
+  if (!inProcess && (status === 'connecting' || status === 'connect' || status === 'ready')) {
+    const ended = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, QUIT_TIMEOUT_MS);
+      client.once('end', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    client.disconnect();
+    await ended;
+  } else {
+    client.disconnect();
+  }
+}
 
 // ioredis-mock is CommonJS; its module object carries the class as `default` too.
 const RedisMock = ioredisMock.default;
@@ -207,31 +243,7 @@ export class RedisConnection {
     const wasReady = this.client.status === 'ready' || this.inProcess;
     this.closed = true;
     this.emitIfChanged();
-    if (wasReady) {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, QUIT_TIMEOUT_MS);
-      });
-      await Promise.race([this.client.quit().then(() => undefined, () => undefined), timeout]);
-      clearTimeout(timer);
-    }
-    // Also ends any reconnect loop; a no-op after a completed QUIT. Wait for the
-    // socket to close if there is one (between reconnect attempts there is none,
-    // and ioredis then emits no 'end' at all).
-    const status = this.client.status;
-    if (!this.inProcess && (status === 'connecting' || status === 'connect' || status === 'ready')) {
-      const ended = new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, QUIT_TIMEOUT_MS);
-        this.client.once('end', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-      this.client.disconnect();
-      await ended;
-    } else {
-      this.client.disconnect();
-    }
+    await quitOrCut(this.client, { ready: wasReady, inProcess: this.inProcess });
     this.listeners.clear();
   }
 

@@ -23,8 +23,6 @@ export interface ClusterKeys {
   /** One online rebuild at a time across the cluster. */
   readonly rebuildLock: string;
   lease(instanceId: string): string;
-  /** Cross-instance single flight for one id's database lookup. */
-  flight(id: string): string;
 }
 
 export function clusterKeys(namespace: string): ClusterKeys {
@@ -39,6 +37,5 @@ export function clusterKeys(namespace: string): ClusterKeys {
     snapshotFence: `bloom:snapshot-fence:${namespace}`,
     rebuildLock: `bloom:rebuild-lock:${namespace}`,
     lease: (instanceId) => `bloom:lease:${namespace}:${instanceId}`,
-    flight: (id) => `bloom:flight:${namespace}:${id}`,
   };
 }

@@ -187,7 +187,7 @@ export async function deleteClusterKeys(redisUrl: string, namespace: string): Pr
     await deleteNamespaceKeys(client, namespace);
     const keys = clusterKeys(namespace);
     await client.del(keys.feed, keys.epoch, keys.members, keys.applied, keys.snapshotLock, keys.snapshotFenceCounter, keys.snapshotFence);
-    for (const pattern of [keys.lease('*'), keys.flight('*')]) {
+    for (const pattern of [keys.lease('*')]) {
       let cursor = '0';
       do {
         const [next, found] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);

@@ -6,6 +6,7 @@
  * refused by the other.
  *
  * Ids: 1 to {@link MAX_ID_BYTES} bytes of well-formed UTF-8 with no control characters.
+ * Names: 1 to {@link MAX_NAME_LENGTH} UTF-16 units, no U+0000.
  *
  * @example
  *   idProblem('SKU-00000042');   // null: valid
@@ -72,6 +73,9 @@ export function productProblems(value: unknown, where = ''): string[] {
   }
   if (typeof name !== 'string' || name.length === 0) problems.push(`${where}name must be a non-empty string`);
   else if (name.length > MAX_NAME_LENGTH) problems.push(`${where}name must be at most ${MAX_NAME_LENGTH} characters`);
+  // PostgreSQL refuses NUL in text (SQLite stores it): refused here on both, so
+  // the same body never gets a 400 on one backend and a 500 on the other.
+  else if (name.includes('\u0000')) problems.push(`${where}name contains control character U+0000 at index ${name.indexOf('\u0000')}`);
   // Finite: SQLite would store NaN as NULL, and JSON cannot carry Infinity back out.
   if (typeof price !== 'number' || !Number.isFinite(price) || price < 0) problems.push(`${where}price must be a number >= 0`);
   return problems;

@@ -25,6 +25,12 @@ describe('productProblems', () => {
     expect(productProblems({ id: 'a\nb', name: 'n', price: 1 })).toEqual(['id contains control character U+000A at index 1']);
   });
 
+  it('refuses U+0000 in a name (PostgreSQL cannot store it in text), other characters pass', () => {
+    expect(productProblems({ id: 'p', name: 'a\u0000b', price: 1 })).toEqual(['name contains control character U+0000 at index 1']);
+    expect(productProblems({ id: 'p', name: '\u0000', price: 1 }, 'products[2].')).toEqual(['products[2].name contains control character U+0000 at index 0']);
+    expect(productProblems({ id: 'p', name: 'tab\there \u0085 é', price: 1 })).toEqual([]);
+  });
+
   it('prefixes each problem with the batch position', () => {
     expect(productProblems({ id: 'x'.repeat(300), name: 'n', price: 1 }, 'products[1].')).toEqual([
       'products[1].id is 300 bytes in UTF-8; the limit is 256',

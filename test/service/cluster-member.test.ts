@@ -21,7 +21,7 @@ import { RedisConnection } from '../../src/store/redis-connection.js';
 import { UnconfirmedCacheWrites } from '../../src/store/unconfirmed-cache-writes.js';
 import { createFilter } from '../helpers/filter-fixtures.js';
 import { waitFor } from '../helpers/wait-for.js';
-import { deleteClusterKeys } from './cluster-namespace.js';
+import { deleteClusterKeys } from '../cluster/cluster-namespace.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const logger = createLogger('silent');

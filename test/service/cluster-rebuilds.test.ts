@@ -12,7 +12,7 @@ import { ClusterRebuilds } from '../../src/service/cluster-rebuilds.js';
 import { RedisConnection } from '../../src/store/redis-connection.js';
 import type { RebuildReason, RebuildRecord } from '../../src/upkeep/online-rebuild.js';
 import { waitFor } from '../helpers/wait-for.js';
-import { deleteClusterKeys } from './cluster-namespace.js';
+import { deleteClusterKeys } from '../cluster/cluster-namespace.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

@@ -98,7 +98,7 @@ export function decodeFeedEntry(id: string, fields: readonly string[]): FeedEntr
 }
 
 /** Why the reader asked for a database catch-up. */
-export type FeedDoubt = 'reconnect' | 'redis-restarted' | 'trimmed' | 'stream-reset';
+export type FeedDoubt = 'reconnect' | 'redis-restarted' | 'trimmed' | 'stream-reset' | 'malformed-entry';
 
 export interface FeedReaderOptions {
   readonly url: string;
@@ -112,6 +112,8 @@ export interface FeedReaderOptions {
   /** Called with the new position after each applied batch (publish it as this instance's applied position). */
   readonly onApplied?: (entryId: string) => void;
   readonly onError?: (err: Error) => void;
+  /** Called for each entry that does not decode (it is skipped after a database catch-up); log it. */
+  readonly onMalformed?: (entryId: string, err: Error) => void;
   /** XREAD BLOCK time. */
   readonly blockMs?: number;
   /** A blocking read not back within blockMs + this is treated as hung. */
@@ -158,7 +160,7 @@ interface StreamState {
  * reconnects), and a watchdog on every command.
  */
 export class FeedReader {
-  readonly #o: Required<Omit<FeedReaderOptions, 'onApplied' | 'onError'>> & Pick<FeedReaderOptions, 'onApplied' | 'onError'>;
+  readonly #o: Required<Omit<FeedReaderOptions, 'onApplied' | 'onError' | 'onMalformed'>> & Pick<FeedReaderOptions, 'onApplied' | 'onError' | 'onMalformed'>;
   readonly #key: string;
   #position: string;
   #caughtUp = false;
@@ -169,6 +171,7 @@ export class FeedReader {
   #runId: string | undefined;
   #connections = 0;
   #watchdogFires = 0;
+  #malformed = 0;
 
   constructor(options: FeedReaderOptions) {
     this.#o = { blockMs: 1_000, watchdogMarginMs: 1_000, commandTimeoutMs: 1_000, count: 1_000, connectionName: 'bloomgate-feed-reader', ...options };
@@ -193,6 +196,11 @@ export class FeedReader {
 
   get watchdogFires(): number {
     return this.#watchdogFires;
+  }
+
+  /** Entries skipped because they did not decode (foreign or corrupt XADDs). */
+  get malformedEntries(): number {
+    return this.#malformed;
   }
 
   start(): void {
@@ -290,12 +298,32 @@ export class FeedReader {
         return;
       }
     }
-    const entries = raw.map(([id, fields]) => decodeFeedEntry(id, fields));
+    const entries: FeedEntry[] = [];
+    let malformed = 0;
+    for (const [id, fields] of raw) {
+      try {
+        entries.push(decodeFeedEntry(id, fields));
+      } catch (err) {
+        malformed++;
+        this.#o.onMalformed?.(id, err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+    if (malformed > 0) {
+      // Throwing here would re-read the same entry after every reconnect and
+      // never advance (every barrier waiting on us, so every create, would
+      // fail). Skip it instead, after a catch-up: any create it carried
+      // committed before it was published, so the catch-up (every row since
+      // the database watermark) adds its ids. If the catch-up fails we throw
+      // and re-read, as for any other doubt.
+      this.#caughtUp = false;
+      await this.#o.recover('malformed-entry');
+      this.#malformed += malformed;
+    }
     await this.#o.apply(entries);
-    const last = entries[entries.length - 1];
+    const last = raw[raw.length - 1]?.[0];
     if (last !== undefined) {
-      this.#position = last.id;
-      this.#o.onApplied?.(last.id);
+      this.#position = last;
+      this.#o.onApplied?.(last);
     }
     this.#caughtUp = raw.length < this.#o.count;
   }

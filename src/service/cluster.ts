@@ -286,6 +286,7 @@ export class ClusterMember implements ClusterConfirm, ClusterSnapshots {
       // After apply resolved: the entries are in the filter (the lease publishes it to writers).
       onApplied: (entryId) => this.lease.setApplied(entryId),
       onError: (err) => logger.debug('change feed reader error; reconnecting', { err }),
+      onMalformed: (entryId, err) => logger.warn('change feed entry malformed; skipped after a database catch-up', { entryId, err }),
       connectionName: `bloomgate-feed-${this.instanceId}`,
     });
     this.#reader = reader;

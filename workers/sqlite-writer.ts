@@ -353,6 +353,11 @@ function flush(): void {
 port.on('message', (request: WriterRequest) => {
   if (closing) return;
   if (request.op === 'crash') process.exit(70);
+  if (request.op === 'stall') {
+    const until = Date.now() + request.ms;
+    while (Date.now() < until); // stuck: answers nothing, reads nothing, until terminated
+    return;
+  }
   queue.push(request);
   if (!scheduled) {
     scheduled = true;

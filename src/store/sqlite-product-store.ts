@@ -87,6 +87,8 @@ const tokensHeldHere = new Set<string>();
 
 /** Test hook: makes the writer thread exit at once, as if it had crashed. */
 export const kCrashWriter: unique symbol = Symbol('bloomgate.sqlite.crashWriter');
+/** Test hook: makes the writer thread stop answering for `ms`, as if it were stuck. */
+export const kStallWriter: unique symbol = Symbol('bloomgate.sqlite.stallWriter');
 
 interface Pending {
   resolve(value: unknown): void;
@@ -397,7 +399,8 @@ export class SqliteProductStore implements ProductStore {
     if (writer === undefined || this.#recycling !== undefined) return;
     const exited = new Promise<void>((resolve) => writer.worker.once('exit', () => resolve()));
     this.#recycling = (async () => {
-      await this.#call({ seq: this.#next(), op: 'close' }, { closing: true }).catch(() => undefined);
+      // No answer within writeTimeoutMs (a stuck thread): end it, or `exited` never comes.
+      await this.#call({ seq: this.#next(), op: 'close' }, { closing: true }).catch(() => writer.worker.terminate());
       await exited;
     })();
     try {
@@ -462,6 +465,10 @@ export class SqliteProductStore implements ProductStore {
     this.#writer?.worker.postMessage({ seq: this.#next(), op: 'crash' } satisfies WriterRequest);
   }
 
+  [kStallWriter](ms: number): void {
+    this.#writer?.worker.postMessage({ seq: this.#next(), op: 'stall', ms } satisfies WriterRequest);
+  }
+
   /** Drains pending writes, releases the instance lock, stops the writer thread, closes the read connection. Safe to call twice. */
   async close(): Promise<void> {
     if (this.#closed || this.#closing) return;
@@ -484,7 +491,8 @@ export class SqliteProductStore implements ProductStore {
     if (writer !== undefined) {
       const exited = new Promise<void>((resolve) => writer.worker.once('exit', () => resolve()));
       // Everything sent before this is applied and answered first (messages arrive in order).
-      await this.#call({ seq: this.#next(), op: 'close' }, { closing: true }).catch(() => undefined);
+      // No answer within writeTimeoutMs (a stuck thread): end it, or `exited` never comes.
+      await this.#call({ seq: this.#next(), op: 'close' }, { closing: true }).catch(() => writer.worker.terminate());
       await exited;
     }
     this.#closed = true;

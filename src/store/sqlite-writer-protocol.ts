@@ -32,6 +32,8 @@ export type WriterRequest =
   | { readonly seq: number; readonly op: 'get'; readonly id: string }
   /** Tests: the thread exits at once, as if it had crashed, without answering anything queued. */
   | { readonly seq: number; readonly op: 'crash' }
+  /** Tests: the thread busy-waits this long without reading messages, as if it were stuck. */
+  | { readonly seq: number; readonly op: 'stall'; readonly ms: number }
   /** After everything before it: close the connection and end the thread. */
   | { readonly seq: number; readonly op: 'close' };
 

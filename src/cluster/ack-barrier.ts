@@ -93,6 +93,8 @@ export class AckBarrier {
   #round: Promise<void> | undefined;
   #again = false;
   #timer: NodeJS.Timeout | undefined;
+  /** Ends prime()'s quiet-period wait: close() calls it, so no timer outlives the barrier. */
+  #endPrimeWait: (() => void) | undefined;
   #closed = false;
   #subscribed: Promise<void> | undefined;
 
@@ -121,7 +123,16 @@ export class AckBarrier {
   async prime(): Promise<void> {
     await this.#readState();
     const wait = this.#quietUntil - this.#clock();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (wait > 0 && !this.#closed) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => this.#endPrimeWait?.(), wait);
+        this.#endPrimeWait = () => {
+          clearTimeout(timer);
+          this.#endPrimeWait = undefined;
+          resolve();
+        };
+      });
+    }
   }
 
   /**
@@ -141,6 +152,7 @@ export class AckBarrier {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#timer);
+    this.#endPrimeWait?.();
     for (const w of this.#waiters) w.resolve({ acknowledged: false, waitingFor: [], reason: 'closed' });
     this.#waiters.clear();
     await this.#round;

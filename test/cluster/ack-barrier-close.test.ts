@@ -1,7 +1,8 @@
 /**
  * Shutdown must not hang on a black-holed Redis: the barrier's subscriber has no
  * command timeout and no heartbeat, so a QUIT written to a silent socket never
- * answers. close() bounds it (quitOrCut) and resolves.
+ * answers. close() bounds it (quitOrCut) and resolves. It also ends prime()'s
+ * wait, whose timer would otherwise keep the process alive for a lease TTL.
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import { clusterKeys } from '../../src/cluster/cluster-keys.js';
 import { SHARED_REDIS_URL, uniqueNamespace } from '../helpers/redis-namespace.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { deleteClusterKeys } from './cluster-namespace.js';
 
 describe('AckBarrier.close', () => {
   let client: Redis;
@@ -41,5 +43,16 @@ describe('AckBarrier.close', () => {
       subscriber.disconnect();
       await proxy.close();
     }
+  });
+
+  it("ends prime()'s quiet-period wait, so no timer outlives the barrier", async () => {
+    const ns = uniqueNamespace('ack-prime');
+    const barrier = new AckBarrier({ client, namespace: ns, ttlMs: 60_000, selfId: 'writer' });
+    const primed = barrier.prime(); // the first observation of the epoch: a full TTL of quiet
+    await waitFor('the quiet period to begin', () => barrier.quietUntil > 0);
+    await barrier.close();
+    const hung = new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 8_000).unref());
+    expect(await Promise.race([primed.then(() => 'resolved' as const), hung])).toBe('resolved');
+    await deleteClusterKeys(client, ns);
   });
 });

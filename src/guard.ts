@@ -80,6 +80,12 @@ export interface LookupGuardOptions {
    */
   readonly trustsNegative?: (id: string) => boolean;
   /**
+   * Cluster mode: may a product cached in Redis for this id be served
+   * (RecentDeletes.trustsProduct: not soon after another instance deleted it,
+   * whose marker write may have failed)? False: the database answers. Absent: always.
+   */
+  readonly trustsProduct?: (id: string) => boolean;
+  /**
    * Cluster mode (RecentCreates): `mark()` when a flight starts; a later
    * lookup joins it only while `joinable(id, mark)`, i.e. no create of the id
    * was applied here since. Absent: always joinable.
@@ -188,7 +194,7 @@ export class LookupGuard {
       const ticket = local === undefined ? NO_FILL : local.beginFill();
       try {
         const cached = await cache.get(id);
-        if (cached.kind === 'product') {
+        if (cached.kind === 'product' && (this.#o.trustsProduct?.(id) ?? true)) {
           // Only what Redis holds is kept locally: a database read is not
           // covered by tracking until its own cache fill lands.
           if (ticket !== NO_FILL) local?.fill(ticket, cached.product);

@@ -41,6 +41,7 @@ import { DatabaseCatchUp } from '../cluster/database-catch-up.js';
 import { InstanceLease } from '../cluster/lease.js';
 import { SnapshotLock } from '../cluster/snapshot-lock.js';
 import { RecentCreates } from '../cluster/recent-creates.js';
+import { RecentDeletes } from '../cluster/recent-deletes.js';
 import { STREAM_START } from '../cluster/stream-id.js';
 import type { Config } from '../config.js';
 import { ClusterUnavailableError } from '../errors.js';
@@ -99,6 +100,8 @@ export class ClusterMember implements ClusterConfirm, ClusterSnapshots {
   readonly lease: InstanceLease;
   readonly barrier: AckBarrier;
   readonly recent: RecentCreates;
+  /** Ids another instance deleted lately: their cached products are not served (see recent-deletes.ts). */
+  readonly recentDeletes: RecentDeletes;
   readonly #snapshotLock: SnapshotLock;
   /** For the snapshotter: every row below its value is in the filter (0 before join). */
   readonly snapshotWatermark = new CatchUpWatermark(() => this.#catchUp?.watermark ?? 0);
@@ -154,6 +157,11 @@ export class ClusterMember implements ClusterConfirm, ClusterSnapshots {
       registrations: () => this.lease.registrations,
       clock: this.#clock,
     });
+    this.recentDeletes = new RecentDeletes({
+      // The old entry's TTL with its +10% jitter, then a fill begun before the delete.
+      holdMs: Math.ceil(config.cacheTtlS * 1100) + config.databaseTimeoutMs + config.redisCommandTimeoutMs + MARKER_SLACK_MS,
+      clock: this.#clock,
+    });
   }
 
   /** May the filter answer 404 alone? (guard: fail open otherwise) */
@@ -164,6 +172,11 @@ export class ClusterMember implements ClusterConfirm, ClusterSnapshots {
   /** May a negative marker for `id` be served? (see recent-creates.ts) */
   trustsNegative(id: string): boolean {
     return this.recent.trustsNegative(id);
+  }
+
+  /** May a product cached in Redis for `id` be served? (see recent-deletes.ts) */
+  trustsProduct(id: string): boolean {
+    return this.recentDeletes.trustsProduct(id);
   }
 
   /**
@@ -336,8 +349,11 @@ export class ClusterMember implements ClusterConfirm, ClusterSnapshots {
         for (const id of entry.ids) this.#d.active.add(id);
         // In the filter now, and our applied position is published only after this returns.
         this.recent.noteCreated(entry.ids);
+        this.recentDeletes.noteCreated(entry.ids);
       } else {
         this.#d.active.addStale(entry.ids.length);
+        // Before our applied position is published, so before the deleter's 204.
+        this.recentDeletes.noteDeleted(entry.ids);
         for (const id of entry.ids) for (const hook of this.#deleteHooks) hook(id);
       }
     }

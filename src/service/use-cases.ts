@@ -102,7 +102,7 @@ export function wireUseCases(d: UseCaseDeps): UseCases {
     logger,
     ...(batcher === undefined ? {} : { poolCheck: (id: string) => batcher.check(id) }),
     ...(local === undefined ? {} : { local }),
-    ...(cluster === undefined ? {} : { mayRejectFromFilter: () => cluster.mayRejectFromFilter(), trustsNegative: (id: string) => cluster.trustsNegative(id), flights: cluster.recent }),
+    ...(cluster === undefined ? {} : { mayRejectFromFilter: () => cluster.mayRejectFromFilter(), trustsNegative: (id: string) => cluster.trustsNegative(id), trustsProduct: (id: string) => cluster.trustsProduct(id), flights: cluster.recent }),
   });
   const writer = new ProductWriter({ products, active, cache, redis, watermark, snapshotter, unconfirmed, logger, flights: guard, ...(cluster === undefined ? {} : { cluster }), ...(local === undefined ? {} : { local }) });
   closers.push('cache-write retries', () => writer.close());

@@ -142,6 +142,30 @@ describe('ClusterMember', () => {
     expect(b.stale()).toBe(0);
   });
 
+  it("does not serve a product cached before another instance's delete (its marker write may have failed)", async () => {
+    const ns = await fresh();
+    const db = fakeDatabase();
+    db.insert('gone');
+    const a = await member(ns, db);
+    const b = await member(ns, db);
+    // B's marker never landed: Redis still holds the old product.
+    const guardA = new LookupGuard({
+      filter: () => a.filter,
+      cache: { get: async () => ({ kind: 'product', product: { id: 'gone', name: 'Old', price: 1 } }), fillProduct: async () => undefined, setAbsent: async () => undefined },
+      redis: { healthy: true },
+      products: db,
+      counters: new LookupCounters(),
+      unconfirmed: new UnconfirmedCacheWrites(),
+      logger,
+      trustsProduct: (id) => a.m.trustsProduct(id),
+    });
+    expect(await guardA.resolve('gone')).toMatchObject({ found: true, source: 'cache' }); // control
+    db.rows.delete('gone');
+    await b.m.confirm({ op: 'delete', ids: ['gone'], position: 0 }); // B's 204
+    expect(await guardA.resolve('gone')).toEqual({ found: false, source: 'database' });
+    expect(a.m.trustsProduct('other')).toBe(true);
+  });
+
   it('fails open: the guard does not reject from the filter without a valid lease', async () => {
     const ns = await fresh();
     const db = fakeDatabase();

@@ -1,0 +1,84 @@
+/**
+ * Cluster mode: ids another instance deleted recently, whose cached PRODUCT in
+ * Redis this instance must not serve for a while.
+ *
+ * The deleter replaces the cached product with a negative marker before it
+ * publishes the delete (one SET on the connection that then sends the XADD).
+ * If that SET fails (a timeout) while the XADD lands, the product stays cached:
+ * the deleter bypasses the cache for the id until its retry lands (it tracks
+ * the write as unconfirmed), but no other instance knows. So every instance
+ * that applies a delete entry distrusts a cached product of those ids for
+ * `holdMs`: the old entry's TTL (CACHE_TTL_S + 10% jitter), plus a lookup's fill
+ * whose database read began before the delete (DATABASE_TIMEOUT_MS, then a SET
+ * within REDIS_COMMAND_TIMEOUT_MS), plus slack. Markers stay trusted (they
+ * answer 404, which is right after a delete). A create of the id applied later
+ * ends the distrust: its product SET came after the delete's, and a product
+ * cached from then on is the new row.
+ *
+ * @example
+ *   const deletes = new RecentDeletes({ holdMs: 331_000 });
+ *   deletes.noteDeleted(entry.ids);                 // a delete entry applied
+ *   if (cached.kind === 'product' && !deletes.trustsProduct(id)) readTheDatabase();
+ */
+
+export interface RecentDeletesOptions {
+  readonly holdMs: number;
+  /** Monotonic milliseconds; injectable for tests. */
+  readonly clock?: () => number;
+  /** More ids than this: forget them and trust no cached product for holdMs. */
+  readonly maxIds?: number;
+}
+
+export class RecentDeletes {
+  readonly #holdMs: number;
+  readonly #clock: () => number;
+  readonly #maxIds: number;
+  /** id -> expiry; insertion order is expiry order (same holdMs, re-inserted on each note). */
+  readonly #until = new Map<string, number>();
+  #overflowUntil = -Infinity;
+
+  constructor(options: RecentDeletesOptions) {
+    if (!(options.holdMs >= 0)) throw new RangeError(`options.holdMs must be >= 0, got ${options.holdMs}`);
+    this.#holdMs = options.holdMs;
+    this.#clock = options.clock ?? (() => performance.now());
+    this.#maxIds = options.maxIds ?? 1_000_000;
+  }
+
+  get size(): number {
+    return this.#until.size;
+  }
+
+  /** A delete of `ids` was applied here. */
+  noteDeleted(ids: readonly string[]): void {
+    const now = this.#clock();
+    this.#expire(now);
+    for (const id of ids) {
+      this.#until.delete(id);
+      this.#until.set(id, now + this.#holdMs);
+    }
+    if (this.#until.size > this.#maxIds) {
+      this.#until.clear();
+      this.#overflowUntil = now + this.#holdMs;
+    }
+  }
+
+  /** A create of `ids` was applied here: a product cached for them now is the new row. */
+  noteCreated(ids: readonly string[]): void {
+    for (const id of ids) this.#until.delete(id);
+  }
+
+  /** May a product cached in Redis for `id` be served? */
+  trustsProduct(id: string): boolean {
+    const now = this.#clock();
+    if (now < this.#overflowUntil) return false;
+    const until = this.#until.get(id);
+    return until === undefined || until <= now;
+  }
+
+  #expire(now: number): void {
+    for (const [id, until] of this.#until) {
+      if (until > now) break;
+      this.#until.delete(id);
+    }
+  }
+}

@@ -49,7 +49,7 @@ export interface LoadReport {
 export interface FilterLoaderOptions {
   readonly filter: BloomFilter;
   readonly pool: Pick<FilterPool, 'addPacked'>;
-  readonly products: Pick<ProductStore, 'count' | 'horizon' | 'idsFrom' | 'scanIds' | 'importIds' | 'databaseId' | 'lastIdBefore'>;
+  readonly products: Pick<ProductStore, 'count' | 'horizon' | 'nextPosition' | 'idsFrom' | 'scanIds' | 'importIds' | 'databaseId' | 'lastIdBefore'>;
   readonly snapshots: SnapshotStore;
   readonly redis: RedisConnection;
   readonly productsFile: string;

@@ -10,7 +10,13 @@
  *   - the id of the last row below its watermark position (`lastIdBefore(W)`),
  *
  * and is only trusted when both still match and the watermark is not above the
- * database's horizon (a restored backup is behind it: `ahead_of_database`). A
+ * database's next position (a restored backup is behind it: `ahead_of_database`).
+ * Not the horizon: on PostgreSQL that is the server-wide oldest running xid,
+ * which a long transaction (in any database of the server) holds below an
+ * honest watermark, a false alarm and a needless rebuild. The next xid is past
+ * every position this database handed out, so an honest watermark (a horizon
+ * read earlier) is never above it, while a restored backup's counter is behind
+ * the snapshot's. A
  * backup restored and then grown again gets other ids at the same positions,
  * so the row before the watermark tells it apart.
  *
@@ -22,7 +28,7 @@ import type { ProductStore } from '../store/product-store.js';
 export type OriginMismatch = 'other_database' | 'ahead_of_database' | 'watermark_row_changed';
 
 /** The store methods the origin check reads. */
-export type OriginStore = Pick<ProductStore, 'databaseId' | 'lastIdBefore' | 'horizon'>;
+export type OriginStore = Pick<ProductStore, 'databaseId' | 'lastIdBefore' | 'nextPosition'>;
 
 /** The `origin` value stored beside a snapshot taken at `watermark`. */
 export async function snapshotOrigin(products: OriginStore, watermark: number): Promise<string> {
@@ -42,7 +48,7 @@ export async function originMismatch(products: OriginStore, origin: string | und
   if (typeof parsed !== 'object' || parsed === null) return 'other_database';
   const field = (key: string): unknown => Reflect.get(parsed, key);
   if (field('database') !== (await products.databaseId())) return 'other_database';
-  if (watermark > (await products.horizon())) return 'ahead_of_database';
+  if (watermark > (await products.nextPosition())) return 'ahead_of_database';
   if (field('watermark') !== watermark || field('id') !== ((await products.lastIdBefore(watermark)) ?? null)) return 'watermark_row_changed';
   return null;
 }

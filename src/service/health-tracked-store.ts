@@ -44,6 +44,7 @@ export function trackHealth(store: ProductStore, health: Health): ProductStore {
     scanIds: (pageSize: number) => pages(store.scanIds(pageSize)),
     idsFrom: (from: Position, pageSize: number) => pages(store.idsFrom(from, pageSize)),
     horizon: (): Promise<Position> => track(store.horizon()),
+    nextPosition: (): Promise<Position> => track(store.nextPosition()),
     lastIdBefore: (position: Position): Promise<string | undefined> => track(store.lastIdBefore(position)),
     importIds: (ids: readonly string[]) => track(store.importIds(ids)),
     databaseId: (): Promise<string> => track(store.databaseId()),

@@ -128,6 +128,7 @@ const SQL = {
     text: 'SELECT p.id, p.xid::text AS last_xid, p.seq::text AS last_seq FROM products p WHERE (p.xid, p.seq) > ($1::xid8, $2::bigint) ORDER BY p.xid, p.seq LIMIT $3',
   },
   horizon: { name: 'bg_horizon', text: 'SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xid' },
+  nextPosition: { name: 'bg_next_position', text: 'SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xid' },
   lastIdBefore: { name: 'bg_last_id_before', text: 'SELECT id FROM products WHERE xid < $1::xid8 ORDER BY xid DESC, seq DESC LIMIT 1' },
   setting: { name: 'bg_setting', text: 'SELECT value FROM settings WHERE key = $1' },
   initSetting: { name: 'bg_init_setting', text: 'INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING' },
@@ -401,6 +402,12 @@ export class PostgresProductStore implements ProductStore {
   /** The oldest transaction still in progress (see the module comment for why this is the safe replay start). */
   async horizon(): Promise<Position> {
     const { rows } = await this.#query<{ xid: string }>('horizon', SQL.horizon);
+    return toPosition(rows[0]!.xid);
+  }
+
+  /** The next xid the server will assign: every transaction that wrote a row here has a smaller one. */
+  async nextPosition(): Promise<Position> {
+    const { rows } = await this.#query<{ xid: string }>('nextPosition', SQL.nextPosition);
     return toPosition(rows[0]!.xid);
   }
 

@@ -70,6 +70,13 @@ export interface ProductStore {
   idsFrom(from: Position, pageSize: number): AsyncIterable<readonly string[]>;
   /** Every row that commits from now on gets a position >= this; every row below it is committed and visible. */
   horizon(): Promise<Position>;
+  /**
+   * Above every position this database has handed out: no row, committed or
+   * not, has a position >= this (SQLite: the horizon; PostgreSQL: the next xid,
+   * `pg_snapshot_xmax`). A snapshot's watermark above it cannot be of this
+   * database's present (see src/persistence/snapshot-origin.ts).
+   */
+  nextPosition(): Promise<Position>;
   /** The id of the row with the greatest position below `position` (a snapshot's origin check), if any. */
   lastIdBefore(position: Position): Promise<string | undefined>;
 

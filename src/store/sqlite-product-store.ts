@@ -371,6 +371,11 @@ export class SqliteProductStore implements ProductStore {
     return seq + 1;
   }
 
+  /** One writer, positions handed out at commit: the next one is the horizon. */
+  async nextPosition(): Promise<Position> {
+    return this.horizon();
+  }
+
   async lastIdBefore(position: Position): Promise<string | undefined> {
     checkPosition(position, 'position');
     return this.#reads().lastBefore.get(position);

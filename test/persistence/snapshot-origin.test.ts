@@ -29,6 +29,7 @@ describe('snapshot origin', () => {
     await a.insert({ id: 'later', name: 'l', price: 1 });
     expect(await originMismatch(a, origin, 3)).toBeNull();
     expect(await originMismatch(a, await snapshotOrigin(a, 0), 0)).toBeNull();
+    expect(await a.nextPosition()).toBe(await a.horizon()); // SQLite: one writer, the same
     const atHorizon = await a.horizon();
     expect(await originMismatch(a, await snapshotOrigin(a, atHorizon), atHorizon)).toBeNull();
   });

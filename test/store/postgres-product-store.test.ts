@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DatabaseUnavailableError, InstanceLockedError } from '../../src/errors.js';
+import { originMismatch, snapshotOrigin } from '../../src/persistence/snapshot-origin.js';
 import { describeDatabaseUrl } from '../../src/store/database-url.js';
 import { PostgresProductStore } from '../../src/store/postgres-product-store.js';
 import { SCHEMA_VERSION } from '../../src/store/postgres/migrations.js';
@@ -152,6 +153,21 @@ describe('PostgresProductStore: positions', () => {
     expect(await store.lastIdBefore(pb)).toBe('a');
     expect(await store.lastIdBefore(c!.position)).toBe('b2');
     expect(await store.lastIdBefore(horizon)).toBe('c');
+  });
+
+  it('nextPosition is past every position handed out, even while a long transaction holds the horizon down', async () => {
+    const store = await open();
+    const long = await rawClient();
+    await long.query('BEGIN');
+    await long.query('SELECT pg_current_xact_id()'); // holds the server-wide xmin (the horizon) at its xid
+    const row = await store.insert({ id: 'after-long', name: 'n', price: 1 });
+    const honest = row!.position + 1; // a watermark a catch-up may report: every row below it is read
+    expect(await store.horizon()).toBeLessThan(honest);
+    expect(await store.nextPosition()).toBeGreaterThanOrEqual(honest);
+    // The origin check compares with nextPosition: no false ahead_of_database (and no rebuild).
+    expect(await originMismatch(store, await snapshotOrigin(store, honest), honest)).toBeNull();
+    expect(await originMismatch(store, await snapshotOrigin(store, honest), (await store.nextPosition()) + 1_000)).toBe('ahead_of_database');
+    await long.query('ROLLBACK');
   });
 
   it('idsFrom orders by the numbers, not their text (seq 2 after seq 10), and loses no row across pages', async () => {

@@ -167,7 +167,10 @@ export class ProductWriter {
         const ids = created.map((c) => c.id);
         const packed = packIds(ids);
         await Promise.all(generations.map((g) => this.#addBatch(g, packed, ids)));
-        generations[0]!.filter.addItems(created.length);
+        // Counted on the filter in service NOW, not generations[0]: a rebuild may
+        // have swapped while the pool added, copying the old counter before this
+        // batch counted, and items would stay one batch short for good.
+        active.filter.addItems(created.length);
         this.#o.flights?.forgetFlights(ids);
         snapshotter.notifyWrite();
         const byId = new Map(batch.map((p) => [p.id, p]));

@@ -184,4 +184,44 @@ describe('ProductWriter.createBatch', () => {
     expect(await result).toEqual({ created: 2, conflicts: [] });
     expect(watermark.value).toBe(10);
   });
+
+  it('counts a batch on the filter in service when its adds finish, even if a rebuild swapped meanwhile', async () => {
+    const { db, watermark } = setup();
+    const old = createFilter(1000);
+    const finishes: (() => void)[] = [];
+    const heldPool: GenerationPool = {
+      addPacked: () => new Promise<number>((resolve) => finishes.push(() => resolve(2))),
+      checkPacked: () => Promise.reject(new Error('not used by writes')),
+      stats: () => ({ threads: 0, queueSize: 0, utilization: 0, completed: 0 }),
+      close: async () => undefined,
+    };
+    const active = new ActiveFilter({ filter: old, pool: heldPool });
+    const batchWriter = new ProductWriter({
+      products: db.store,
+      active,
+      cache: { setProduct: async () => undefined, markAbsent: async () => undefined },
+      redis: { healthy: true },
+      watermark,
+      snapshotter: { notifyWrite: () => undefined },
+      unconfirmed: new UnconfirmedCacheWrites(),
+      logger: createLogger('silent'),
+      scheduler: new ManualScheduler(),
+    });
+    cleanups.push(() => batchWriter.close());
+    const result = batchWriter.createBatch([
+      { id: 'r-1', name: 'R', price: 1 },
+      { id: 'r-2', name: 'R', price: 1 },
+    ]);
+    await waitFor('the pool add to start', () => finishes.length === 1, 1000);
+    // The online rebuild's swap, as src/upkeep/online-rebuild.ts does it: the new
+    // filter takes the old counter (the batch is not counted yet), then serves.
+    const rebuilt = createFilter(1000);
+    active.beginNext({ filter: rebuilt, pool: heldPool });
+    rebuilt.setItems(active.filter.items);
+    active.swap();
+    finishes.splice(0).forEach((finish) => finish());
+    expect(await result).toEqual({ created: 2, conflicts: [] });
+    expect(active.filter).toBe(rebuilt);
+    expect(rebuilt.items).toBe(2);
+  });
 });

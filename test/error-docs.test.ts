@@ -5,8 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import * as errors from '../src/errors.js';
-import { BloomgateError } from '../src/errors.js';
+import { definedErrorCodes } from './helpers/error-codes.js';
 
 const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 
@@ -17,24 +16,8 @@ function documentedCodes(): Map<string, number> {
   return rows;
 }
 
-type ErrorClass = new (...args: unknown[]) => BloomgateError;
-
-/** Every exported subclass of BloomgateError, constructed with dummy arguments, as code -> status. */
-function definedCodes(): Map<string, number> {
-  const codes = new Map<string, number>();
-  for (const [name, value] of Object.entries(errors)) {
-    if (typeof value !== 'function' || value === BloomgateError || !(value.prototype instanceof BloomgateError)) continue;
-    // Cast: the classes take different arguments; each is a string or a list of strings used
-    // in a message, so a one-element array stands in for any of them.
-    const ErrorCtor = value as unknown as ErrorClass;
-    const instance = new ErrorCtor(...Array.from({ length: ErrorCtor.length }, () => [`dummy-${name}`]));
-    codes.set(instance.code, instance.status);
-  }
-  return codes;
-}
-
 describe('error docs', () => {
-  const defined = definedCodes();
+  const defined = definedErrorCodes();
   const documented = documentedCodes();
 
   it('finds the error classes and the README table', () => {

@@ -21,9 +21,10 @@ export interface TestService {
   readonly url: string;
   readonly dir: string;
   readonly logs: string[];
-  get(path: string): Promise<{ status: number; body: Record<string, unknown> }>;
+  /** `T`: the shape the caller expects the JSON body to have (e.g. a type of src/http/status-bodies.ts); the assertions check it. */
+  get<T = Record<string, unknown>>(path: string): Promise<{ status: number; body: T }>;
   post(path: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
-  request(path: string, init: RequestInit): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }>;
+  request<T = Record<string, unknown>>(path: string, init: RequestInit): Promise<{ status: number; body: T; headers: Headers }>;
   /** Closes the service (final snapshot) but keeps the directory, for restarts. */
   close(): Promise<void>;
   /** Closes and removes the directory. */
@@ -56,16 +57,17 @@ export async function startTestService(
   const service = await startService(config, logger);
   await service.ready;
   const url = `http://127.0.0.1:${service.port}`;
-  const request = async (path: string, init: RequestInit) => {
+  const request = async <T = Record<string, unknown>>(path: string, init: RequestInit) => {
     const res = await fetch(url + path, { ...init, signal: AbortSignal.timeout(10_000) });
     const text = await res.text();
-    let body: Record<string, unknown> = {};
+    let body: unknown = {};
     try {
-      body = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
+      body = text === '' ? {} : JSON.parse(text);
     } catch {
       body = { text };
     }
-    return { status: res.status, body, headers: res.headers };
+    // JSON.parse returns any: the caller names the shape it expects, and its assertions check it.
+    return { status: res.status, body: body as T, headers: res.headers };
   };
   let closed = false;
   const close = async () => {
@@ -80,7 +82,7 @@ export async function startTestService(
     dir,
     logs,
     request,
-    get: (path) => request(path, { method: 'GET' }),
+    get: <T = Record<string, unknown>>(path: string) => request<T>(path, { method: 'GET' }),
     post: (path, body) => request(path, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) }),
     close,
     stop: async () => {

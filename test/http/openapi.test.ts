@@ -7,10 +7,9 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import * as errors from '../../src/errors.js';
-import { BloomgateError } from '../../src/errors.js';
 import { ERROR_STATUS, buildOpenApi, openApiPath, type JsonObject } from '../../src/http/openapi.js';
 import { ROUTES, type Route } from '../../src/http/routes.js';
+import { definedErrorCodes } from '../helpers/error-codes.js';
 import { OpenApiValidator } from '../helpers/openapi-validator.js';
 
 const FILE = new URL('../../src/http/openapi.json', import.meta.url);
@@ -72,14 +71,7 @@ describe('OpenAPI document', () => {
   });
 
   it('lists each error code with the status src/errors.ts gives it', () => {
-    const defined = new Map<string, number>();
-    for (const value of Object.values(errors)) {
-      if (typeof value !== 'function' || !(value.prototype instanceof BloomgateError)) continue;
-      // Cast: the classes take different arguments, each a string or a list of strings used in a message.
-      const Ctor = value as unknown as new (...args: unknown[]) => BloomgateError;
-      const e = new Ctor(...Array.from({ length: Ctor.length }, () => ['x']));
-      defined.set(e.code, e.status);
-    }
+    const defined = definedErrorCodes();
     for (const [code, status] of Object.entries(ERROR_STATUS)) expect(defined.get(code), code).toBe(status);
     // Start-up only: never an HTTP answer.
     const startUpOnly = ['config_invalid', 'instance_locked'];

@@ -23,7 +23,7 @@ interface BloomStats {
 }
 
 async function bloomStats(svc: TestService): Promise<BloomStats> {
-  return (await svc.get('/bloom/stats')).body as unknown as BloomStats;
+  return (await svc.get<BloomStats>('/bloom/stats')).body;
 }
 
 describe.each(BACKENDS)('capacity growth on $name', (backend) => {
@@ -53,7 +53,7 @@ describe.each(BACKENDS)('capacity growth on $name', (backend) => {
     await svc.close();
 
     svc = await startTestService(env, dir, options);
-    const restarted = (await svc.get('/bloom/stats')).body as unknown as BloomStats;
+    const restarted = (await svc.get<BloomStats>('/bloom/stats')).body;
     expect(restarted).toMatchObject({ capacity: 4000, items: 3000, load: { source: 'snapshot' }, rebuild: { completed: 0 } });
     for (const i of [0, 1234, 2999]) expect((await svc.get(`/products/${sku(i)}`)).status).toBe(200);
     expect(svc.logs.some((l) => l.includes('snapshot refused'))).toBe(false);

@@ -41,7 +41,7 @@ describe.each(BACKENDS)('online rebuild under load on $name', (backend) => {
     await db?.drop();
   });
 
-  const status = async (): Promise<Status> => (await svc.request('/admin/status', { method: 'GET', headers: ADMIN })).body as unknown as Status;
+  const status = async (): Promise<Status> => (await svc.request<Status>('/admin/status', { method: 'GET', headers: ADMIN })).body;
 
   it('loses no id and fails no request', async () => {
     const failures: string[] = [];

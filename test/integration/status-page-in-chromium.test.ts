@@ -73,6 +73,7 @@ describe.skipIf(!hasChromium)('status page in headless Chromium', () => {
 
     // Two polls at least, so the per-second rates have a previous sample.
     await page.waitForFunction(
+      // Cast (here and below): this runs in the page, whose globals the DOM-less tsconfig does not type.
       (ids) => ids.every((id) => Number((globalThis as unknown as PageGlobal).document.getElementById(`c-${id}`)?.getAttribute('data-points')) >= 2),
       CHARTS,
       { timeout: 20_000 },
@@ -80,6 +81,7 @@ describe.skipIf(!hasChromium)('status page in headless Chromium', () => {
     for (const id of CHARTS) {
       // Pixels of the series colours in the plot area: the chart really drew lines.
       const inked = await page.evaluate((chartId) => {
+        // Cast: runs in the page (see above); a serialized callback cannot call a typed helper.
         const canvas = (globalThis as unknown as PageGlobal).document.getElementById(`c-${chartId}`)!;
         const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
         let coloured = 0;

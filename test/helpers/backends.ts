@@ -32,7 +32,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { PostgresProductStore } from '../../src/store/postgres-product-store.js';
-import { createTestDatabase } from './postgres-database.js';
+import { admin, createTestDatabase } from './postgres-database.js';
 import { allIds as sqliteAllIds, createSchema, inspectDatabase, insertProducts as sqliteInsert, withDatabaseCopy } from './products-db.js';
 import { testDatabaseAdminUrl } from './test-services.js';
 import { waitFor } from './wait-for.js';
@@ -146,17 +146,6 @@ const sqlite: Backend = {
     };
   },
 };
-
-/** One statement on the maintenance database (CREATE / DROP DATABASE), on a connection of its own. */
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: testDatabaseAdminUrl() });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });

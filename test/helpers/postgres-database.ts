@@ -30,8 +30,8 @@ export interface TestDatabase {
 
 const PREFIX_PATTERN = /^[a-z][a-z0-9_]{0,30}$/;
 
-/** Runs one statement on the maintenance database, on a connection of its own. */
-async function admin(sql: string): Promise<void> {
+/** Runs one statement on the maintenance database (CREATE / DROP DATABASE), on a connection of its own. */
+export async function admin(sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: testDatabaseAdminUrl() });
   await client.connect();
   try {

@@ -148,54 +148,17 @@ describe('ProductWriter.create', () => {
 });
 
 describe('ProductWriter.createBatch', () => {
-  it('commits once, adds through the pool, and holds the watermark until the adds finished', async () => {
+  /** A writer whose pool adds wait until the test releases them (a batch being hashed in the workers). */
+  function heldBatchWriter() {
     const { db, watermark } = setup();
-    const filter = createFilter(1000);
-    let finishAdd: (() => void) | undefined;
-    const pool: GenerationPool = {
-      addPacked: () =>
-        new Promise<number>((resolve) => {
-          finishAdd = () => resolve(2);
-        }),
-      checkPacked: () => Promise.reject(new Error('not used by writes')),
-      stats: () => ({ threads: 0, queueSize: 0, utilization: 0, completed: 0 }),
-      close: async () => undefined,
-    };
-    const batchWriter = new ProductWriter({
-      products: db.store,
-      active: new ActiveFilter({ filter, pool }),
-      cache: { setProduct: async () => undefined, markAbsent: async () => undefined },
-      redis: { healthy: true },
-      watermark,
-      snapshotter: { notifyWrite: () => undefined },
-      unconfirmed: new UnconfirmedCacheWrites(),
-      logger: createLogger('silent'),
-      scheduler: new ManualScheduler(),
-    });
-    cleanups.push(() => batchWriter.close());
-    const result = batchWriter.createBatch([
-      { id: 'b-1', name: 'B', price: 1 },
-      { id: 'b-2', name: 'B', price: 1 },
-    ]);
-    await waitFor('the pool add to start', () => finishAdd !== undefined, 1000);
-    watermark.offer(10);
-    expect(watermark.value).toBe(0);
-    finishAdd!();
-    expect(await result).toEqual({ created: 2, conflicts: [] });
-    expect(watermark.value).toBe(10);
-  });
-
-  it('counts a batch on the filter in service when its adds finish, even if a rebuild swapped meanwhile', async () => {
-    const { db, watermark } = setup();
-    const old = createFilter(1000);
     const finishes: (() => void)[] = [];
-    const heldPool: GenerationPool = {
+    const pool: GenerationPool = {
       addPacked: () => new Promise<number>((resolve) => finishes.push(() => resolve(2))),
       checkPacked: () => Promise.reject(new Error('not used by writes')),
       stats: () => ({ threads: 0, queueSize: 0, utilization: 0, completed: 0 }),
       close: async () => undefined,
     };
-    const active = new ActiveFilter({ filter: old, pool: heldPool });
+    const active = new ActiveFilter({ filter: createFilter(1000), pool });
     const batchWriter = new ProductWriter({
       products: db.store,
       active,
@@ -208,18 +171,39 @@ describe('ProductWriter.createBatch', () => {
       scheduler: new ManualScheduler(),
     });
     cleanups.push(() => batchWriter.close());
+    const addsStarted = () => waitFor('the pool add to start', () => finishes.length === 1, 1000);
+    const finishAdds = () => finishes.splice(0).forEach((finish) => finish());
+    return { watermark, active, pool, batchWriter, addsStarted, finishAdds };
+  }
+
+  it('commits once, adds through the pool, and holds the watermark until the adds finished', async () => {
+    const { watermark, batchWriter, addsStarted, finishAdds } = heldBatchWriter();
+    const result = batchWriter.createBatch([
+      { id: 'b-1', name: 'B', price: 1 },
+      { id: 'b-2', name: 'B', price: 1 },
+    ]);
+    await addsStarted();
+    watermark.offer(10);
+    expect(watermark.value).toBe(0);
+    finishAdds();
+    expect(await result).toEqual({ created: 2, conflicts: [] });
+    expect(watermark.value).toBe(10);
+  });
+
+  it('counts a batch on the filter in service when its adds finish, even if a rebuild swapped meanwhile', async () => {
+    const { active, pool, batchWriter, addsStarted, finishAdds } = heldBatchWriter();
     const result = batchWriter.createBatch([
       { id: 'r-1', name: 'R', price: 1 },
       { id: 'r-2', name: 'R', price: 1 },
     ]);
-    await waitFor('the pool add to start', () => finishes.length === 1, 1000);
+    await addsStarted();
     // The online rebuild's swap, as src/upkeep/online-rebuild.ts does it: the new
     // filter takes the old counter (the batch is not counted yet), then serves.
     const rebuilt = createFilter(1000);
-    active.beginNext({ filter: rebuilt, pool: heldPool });
+    active.beginNext({ filter: rebuilt, pool });
     rebuilt.setItems(active.filter.items);
     active.swap();
-    finishes.splice(0).forEach((finish) => finish());
+    finishAdds();
     expect(await result).toEqual({ created: 2, conflicts: [] });
     expect(active.filter).toBe(rebuilt);
     expect(rebuilt.items).toBe(2);

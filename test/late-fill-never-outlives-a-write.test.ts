@@ -15,44 +15,14 @@ import { Watermark } from '../src/persistence/watermark.js';
 import { ProductWriter } from '../src/product-writes.js';
 import type { Product } from '../src/product.js';
 import { ProductCache } from '../src/store/product-cache.js';
-import type { StoredProduct } from '../src/store/product-store.js';
 import { RedisConnection } from '../src/store/redis-connection.js';
 import { UnconfirmedCacheWrites } from '../src/store/unconfirmed-cache-writes.js';
 import { createFilter } from './helpers/filter-fixtures.js';
+import { heldReadsDatabase } from './helpers/held-reads-database.js';
 import { SHARED_REDIS_URL, deleteNamespaceKeys, uniqueNamespace } from './helpers/redis-namespace.js';
 
 const OLD: Product = { id: 'SKU-1', name: 'Old', price: 1 };
 const NEW: Product = { id: 'SKU-1', name: 'New', price: 2 };
-
-/** One table holding OLD; a held read answers what the table held when it began. */
-function heldReadsDatabase() {
-  const rows = new Map<string, StoredProduct>([[OLD.id, { ...OLD, createdAt: 0 }]]);
-  const held: (() => void)[] = [];
-  let holdReads = false;
-  let notifyRead: () => void = () => undefined;
-  return {
-    readBegun: () => new Promise<void>((resolve) => (notifyRead = resolve)),
-    store: {
-      get: async (id: string): Promise<StoredProduct | undefined> => {
-        const seen = rows.get(id);
-        if (holdReads) {
-          notifyRead();
-          await new Promise<void>((resolve) => held.push(resolve));
-        }
-        return seen;
-      },
-      insert: async () => null,
-      insertMany: async () => ({ created: [], conflicts: [] }),
-      delete: async (id: string) => rows.delete(id),
-      update: async (p: Product) => rows.has(p.id) && (rows.set(p.id, { ...p, createdAt: 0 }), true),
-    },
-    holdReads: () => void (holdReads = true),
-    releaseReads: () => {
-      holdReads = false;
-      held.splice(0).forEach((release) => release());
-    },
-  };
-}
 
 describe('a lookup whose database read predates a write', () => {
   let redis: RedisConnection;
@@ -69,7 +39,7 @@ describe('a lookup whose database read predates a write', () => {
   });
 
   function service() {
-    const db = heldReadsDatabase();
+    const db = heldReadsDatabase([OLD]);
     const filter = createFilter(1000);
     filter.add(OLD.id);
     const unconfirmed = new UnconfirmedCacheWrites();

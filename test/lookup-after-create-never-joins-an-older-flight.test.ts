@@ -11,46 +11,9 @@ import { createLogger } from '../src/logger.js';
 import { LookupCounters } from '../src/metrics/lookup-counters.js';
 import { Watermark } from '../src/persistence/watermark.js';
 import { ProductWriter } from '../src/product-writes.js';
-import type { Product } from '../src/product.js';
-import type { StoredProduct } from '../src/store/product-store.js';
 import { UnconfirmedCacheWrites } from '../src/store/unconfirmed-cache-writes.js';
 import { createFilter } from './helpers/filter-fixtures.js';
-
-/** One table; a read can be held so that it answers what the table held when it began. */
-function heldReadsDatabase() {
-  const rows = new Map<string, StoredProduct>();
-  const held: (() => void)[] = [];
-  let holdReads = false;
-  let notifyRead: () => void = () => undefined;
-  return {
-    /** Resolves once a held read has begun (taken its view of the table). */
-    readBegun: () => new Promise<void>((resolve) => (notifyRead = resolve)),
-    store: {
-      get: async (id: string): Promise<StoredProduct | undefined> => {
-        const seen = rows.get(id); // the read's snapshot: taken when it starts
-        if (holdReads) {
-          notifyRead();
-          await new Promise<void>((resolve) => held.push(resolve));
-        }
-        return seen;
-      },
-      insert: async (p: Product) => {
-        if (rows.has(p.id)) return null;
-        rows.set(p.id, { ...p, createdAt: 0 });
-        return { id: p.id, position: rows.size };
-      },
-      insertMany: async () => ({ created: [], conflicts: [] }),
-      delete: async (id: string) => rows.delete(id),
-      update: async (p: Product) => rows.has(p.id),
-    },
-    holdReads: () => void (holdReads = true),
-    /** Stops holding reads and lets the held ones answer (their flights settle a few ticks later). */
-    releaseReads: () => {
-      holdReads = false;
-      held.splice(0).forEach((release) => release());
-    },
-  };
-}
+import { heldReadsDatabase } from './helpers/held-reads-database.js';
 
 function service(withFlights: boolean) {
   const db = heldReadsDatabase();

@@ -85,17 +85,11 @@ export interface LookupGuardOptions {
    * whose marker write may have failed)? False: the database answers. Absent: always.
    */
   readonly trustsProduct?: (id: string) => boolean;
-  /**
-   * Cluster mode (RecentCreates): `mark()` when a flight starts; a later
-   * lookup joins it only while `joinable(id, mark)`, i.e. no create of the id
-   * was applied here since. Absent: always joinable.
-   */
-  readonly flights?: { mark(): number; joinable(id: string, mark: number): boolean };
 }
 
 export class LookupGuard {
   readonly #o: LookupGuardOptions;
-  readonly #inFlight = new Map<string, { readonly outcome: Promise<ResolvedOutcome>; readonly mark: number }>();
+  readonly #inFlight = new Map<string, Promise<ResolvedOutcome>>();
 
   constructor(options: LookupGuardOptions) {
     this.#o = options;
@@ -148,20 +142,16 @@ export class LookupGuard {
    */
   resolve(id: string): Promise<ResolvedOutcome> {
     const counters = this.#o.counters;
-    const flights = this.#o.flights;
-    const joined = this.#inFlight.get(id);
-    let shared: Promise<ResolvedOutcome>;
-    // Cluster: a flight that began before a create of this id was applied here
-    // may have read the database before that commit; a lookup arriving now
-    // (possibly after the create's 201) must not take its answer.
-    if (joined !== undefined && (flights === undefined || flights.joinable(id, joined.mark))) {
-      counters.coalesced++;
-      shared = joined.outcome;
-    } else {
-      const flight = { outcome: this.#resolveOnce(id), mark: flights?.mark() ?? 0 };
-      shared = flight.outcome.finally(() => {
-        if (this.#inFlight.get(id) === flight) this.#inFlight.delete(id);
+    // A flight that began before a create of this id reached the filter is
+    // taken out of the map by forgetFlights (own writes, and in cluster mode
+    // other instances' creates when applied), so a later lookup never joins it.
+    let shared = this.#inFlight.get(id);
+    if (shared !== undefined) counters.coalesced++;
+    else {
+      const flight: Promise<ResolvedOutcome> = this.#resolveOnce(id).finally(() => {
+        if (this.#inFlight.get(id) === flight) this.#inFlight.delete(id); // not a newer flight that replaced it
       });
+      shared = flight;
       this.#inFlight.set(id, flight);
     }
     // Outcomes are counted per lookup (not per shared query), so that
@@ -176,7 +166,9 @@ export class LookupGuard {
    * A create's ids are in the filter and its 201 is about to be sent: lookups
    * of them from now on must not join a flight already under way, whose
    * database read may predate the commit (it would answer 404 after the 201).
-   * The writer calls this between its filter add and its acknowledgement;
+   * The writer calls this between its filter add and its acknowledgement (and
+   * in cluster mode, each instance when it applies another's create: the
+   * creator's 201 waits for that);
    * lookups that joined before keep that flight's answer, which is fine: they
    * began before the create was acknowledged.
    */

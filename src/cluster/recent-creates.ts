@@ -59,12 +59,8 @@ export class RecentCreates {
   #seenRegistrations: number;
   readonly #clock: () => number;
   readonly #maxIds: number;
-  /** id -> expiry and sequence number; a Map iterates in insertion order, and expiries grow with it (same holdMs). */
-  readonly #until = new Map<string, { readonly until: number; readonly seq: number }>();
-  /** Incremented by each noteCreated (see mark / joinable). */
-  #seq = 0;
-  /** The sequence number of the last overflow (ids forgotten then). */
-  #overflowSeq = 0;
+  /** id -> expiry; a Map iterates in insertion order, and expiries grow with it (same holdMs). */
+  readonly #until = new Map<string, { readonly until: number }>();
   /** Clock time before which no marker is trusted (the last time we were seen failing open + holdMs). */
   #distrustUntil: number;
   /** The set overflowed: no marker is trusted before this. */
@@ -92,16 +88,14 @@ export class RecentCreates {
     const now = this.#clock();
     this.#expire(now);
     const until = now + this.#holdMs;
-    const seq = ++this.#seq;
     for (const id of ids) {
       this.#until.delete(id); // re-insert at the end: keeps insertion order = expiry order
-      this.#until.set(id, { until, seq });
+      this.#until.set(id, { until });
     }
     if (this.#until.size > this.#maxIds) {
       // Too many to remember: forget them, and trust no marker for as long as they would have been held.
       this.#until.clear();
       this.#overflowUntil = until;
-      this.#overflowSeq = seq;
     }
   }
 
@@ -128,24 +122,6 @@ export class RecentCreates {
     if (now < this.#distrustUntil || now < this.#overflowUntil) return false;
     const entry = this.#until.get(id);
     return entry === undefined || entry.until <= now;
-  }
-
-  /** For the lookup's single flight: a mark taken when a flight starts. */
-  mark(): number {
-    return this.#seq;
-  }
-
-  /**
-   * May a lookup arriving now share a flight started at `mark`? Not if a
-   * create of `id` was applied since: that flight may have read the database
-   * before the commit, and this lookup may come after the create's 201.
-   * (A flight lives at most DATABASE_TIMEOUT_MS plus a Redis timeout, far
-   * below holdMs, so an expired entry can no longer postdate a live flight.)
-   */
-  joinable(id: string, mark: number): boolean {
-    if (this.#overflowSeq > mark) return false;
-    const entry = this.#until.get(id);
-    return entry === undefined || entry.seq <= mark;
   }
 
   #expire(now: number): void {

@@ -108,6 +108,7 @@ export class ClusterMember implements ClusterConfirm, ClusterSnapshots {
   readonly #d: ClusterDeps;
   readonly #clock: () => number;
   readonly #deleteHooks = new Set<(id: string) => void>();
+  readonly #createHooks = new Set<(ids: readonly string[]) => void>();
   #catchUp: DatabaseCatchUp | undefined;
   #reader: FeedReader | undefined;
   #closed = false;
@@ -187,6 +188,18 @@ export class ClusterMember implements ClusterConfirm, ClusterSnapshots {
   onRemoteDelete(hook: (id: string) => void): () => void {
     this.#deleteHooks.add(hook);
     return () => this.#deleteHooks.delete(hook);
+  }
+
+  /**
+   * Called with the ids of another instance's create once they are in this
+   * filter (before the applied position is published, so the creating
+   * writer's 201 comes after every hook ran). For the lookup guard's single
+   * flight: a flight under way may have read the database before the commit
+   * (LookupGuard.forgetFlights).
+   */
+  onRemoteCreate(hook: (ids: readonly string[]) => void): () => void {
+    this.#createHooks.add(hook);
+    return () => this.#createHooks.delete(hook);
   }
 
   /** The database watermark of the catch-up: every row below it is in the filter. */
@@ -349,6 +362,7 @@ export class ClusterMember implements ClusterConfirm, ClusterSnapshots {
         for (const id of entry.ids) this.#d.active.add(id);
         // In the filter now, and our applied position is published only after this returns.
         this.recent.noteCreated(entry.ids);
+        for (const hook of this.#createHooks) hook(entry.ids);
         this.recentDeletes.noteCreated(entry.ids);
       } else {
         this.#d.active.addStale(entry.ids.length);

@@ -102,10 +102,11 @@ export function wireUseCases(d: UseCaseDeps): UseCases {
     logger,
     ...(batcher === undefined ? {} : { poolCheck: (id: string) => batcher.check(id) }),
     ...(local === undefined ? {} : { local }),
-    ...(cluster === undefined ? {} : { mayRejectFromFilter: () => cluster.mayRejectFromFilter(), trustsNegative: (id: string) => cluster.trustsNegative(id), trustsProduct: (id: string) => cluster.trustsProduct(id), flights: cluster.recent }),
+    ...(cluster === undefined ? {} : { mayRejectFromFilter: () => cluster.mayRejectFromFilter(), trustsNegative: (id: string) => cluster.trustsNegative(id), trustsProduct: (id: string) => cluster.trustsProduct(id) }),
   });
   const writer = new ProductWriter({ products, active, cache, redis, watermark, snapshotter, unconfirmed, logger, flights: guard, ...(cluster === undefined ? {} : { cluster }), ...(local === undefined ? {} : { local }) });
   closers.push('cache-write retries', () => writer.close());
+  if (cluster !== undefined) closers.push('lookup flights: remote creates', cluster.onRemoteCreate((ids) => guard.forgetFlights(ids)));
   if (cluster !== undefined && local !== undefined) closers.push('local cache: remote deletes', cluster.onRemoteDelete((id) => local.invalidate(id)));
   const unsubscribe = redis.onStatusChange((healthy) => {
     logger.info(healthy ? 'redis is back' : 'redis unreachable; serving degraded (filter + database)');

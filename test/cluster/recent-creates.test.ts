@@ -75,17 +75,3 @@ describe('RecentCreates (which negative markers an instance may trust)', () => {
     expect(t.recent.trustsNegative('a')).toBe(true);
   });
 });
-
-describe('RecentCreates as the single flight guard', () => {
-  it('lets a lookup join a flight only if no create of its id was applied since the flight began', () => {
-    const t = setup();
-    const mark = t.recent.mark();
-    expect(t.recent.joinable('x', mark)).toBe(true);
-    t.recent.noteCreated(['x']);
-    expect(t.recent.joinable('x', mark)).toBe(false);
-    expect(t.recent.joinable('y', mark)).toBe(true);
-    expect(t.recent.joinable('x', t.recent.mark())).toBe(true);
-    t.recent.noteCreated(['a', 'b', 'c', 'd']); // overflow: forgotten, so no flight from before is joinable
-    expect(t.recent.joinable('y', mark)).toBe(false);
-  });
-});

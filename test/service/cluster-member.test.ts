@@ -124,6 +124,22 @@ describe('ClusterMember', () => {
     expect(a.m.trustsNegative('control')).toBe(true);
   });
 
+  it("runs the remote-create hooks with another instance's create before the creator's confirm resolves, and not for its own", async () => {
+    const ns = await fresh();
+    const db = fakeDatabase();
+    const a = await member(ns, db);
+    const b = await member(ns, db);
+    const seenOnA: string[] = [];
+    const seenOnB: string[] = [];
+    a.m.onRemoteCreate((ids) => seenOnA.push(...ids));
+    b.m.onRemoteCreate((ids) => seenOnB.push(...ids));
+    await b.m.confirm({ op: 'create', ids: ['made-on-b'], position: 1 });
+    // The hook ends A's older lookup flights (src/service/use-cases.ts): it ran before B's 201.
+    expect(seenOnA).toEqual(['made-on-b']);
+    await waitFor('B to read its own entry back', () => b.m.status().feedPosition !== '0-0');
+    expect(seenOnB).toEqual([]);
+  });
+
   it("applies another instance's delete (stale count, hook) before the deleter's confirm resolves, and not its own", async () => {
     const ns = await fresh();
     const db = fakeDatabase();

@@ -5,6 +5,10 @@
  *   stall   rejections/s (wrk, absent ids) alone, then while 16 connections
  *           (and while 1 connection) create products, on the service at
  *           BENCH_SERVER_ENTRY (today's service until the new store is wired in);
+ *           with BENCH_CONTROL (default on, 0 for off) also while the 16
+ *           connections create on a second process, a control that shows how
+ *           much of the drop is the machine's contention (2 cores shared by
+ *           both servers, Redis, the database and both wrk) and not the guard;
  *   store   the raw store: creates/s with 16 concurrent callers,
  *           SqliteProductStore (group commit) vs PostgresProductStore (a
  *           database of its own at DATABASE_URL's server, skipped when it does
@@ -27,7 +31,7 @@ import { ABSENT_PREFIX, writeProductsFile } from './products-file.js';
 import { deleteNamespaceKeys, runNamespace } from './redis-namespace.js';
 import { createScratchDatabase, PG_ADMIN_URL, type ScratchDatabase } from './scratch-database.js';
 import { seededRandom } from './scenarios.js';
-import { startServer } from './server-process.js';
+import { startServer, type ServerProcess } from './server-process.js';
 import { getIdsScript, runWrk, wrkAvailable, type WrkResult } from './wrk.js';
 
 // Every knob, with its default.
@@ -38,6 +42,7 @@ const REJECT_CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const WRITERS = Number(process.env.BENCH_WRITERS ?? 16);
 const PRODUCTS = Number(process.env.BENCH_PRODUCTS ?? 100_000);
 const SERVER_ENTRY = process.env.BENCH_SERVER_ENTRY ?? 'src/index.ts';
+const CONTROL = process.env.BENCH_CONTROL !== '0';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const STORE_CALLERS = Number(process.env.STORE_CALLERS ?? 16);
 const STORE_DURATION_S = Number(process.env.STORE_DURATION_S ?? 5);
@@ -262,34 +267,44 @@ async function stallPart(dir: string): Promise<void> {
   }
   const data = await writeProductsFile(PRODUCTS);
   const namespace = runNamespace('stall');
-  const server = await startServer({
-    name: 'bloomgate',
-    entry: SERVER_ENTRY,
-    env: {
-      DB_PATH: data.dbPath('stall'),
-      PRODUCTS_FILE: data.productsFile,
-      REDIS_URL,
-      BLOOM_STATE_NAMESPACE: namespace,
-      LOG_LEVEL: 'warn',
-    },
+  const controlNamespace = runNamespace('stall-control');
+  // The control server differs only in its database and namespace, so its creates cost the machine what the first's do.
+  const serverEnv = (dbName: string, ns: string) => ({
+    DB_PATH: data.dbPath(dbName),
+    PRODUCTS_FILE: data.productsFile,
+    REDIS_URL,
+    BLOOM_STATE_NAMESPACE: ns,
+    LOG_LEVEL: 'warn',
   });
+  const server = await startServer({ name: 'bloomgate', entry: SERVER_ENTRY, env: serverEnv('stall', namespace) });
+  let control: ServerProcess | undefined;
   const reject = (durationS: number) =>
     runWrk({ url: server.url, durationS, connections: REJECT_CONNECTIONS, threads: 1, script: getIdsScript(ABSENT_PREFIX, 8, null), dir });
-  const create = (connections: number, tag: string) =>
-    runWrk({ url: server.url, durationS: DURATION_S, connections, threads: 1, script: createScript(tag), dir });
-  const rows: { alone: WrkResult; with16: [WrkResult, WrkResult]; with1: [WrkResult, WrkResult] }[] = [];
+  const create = (target: ServerProcess, connections: number, tag: string) =>
+    runWrk({ url: target.url, durationS: DURATION_S, connections, threads: 1, script: createScript(tag), dir });
+  const rows: {
+    alone: WrkResult;
+    control: [WrkResult, WrkResult] | undefined;
+    with16: [WrkResult, WrkResult];
+    with1: [WrkResult, WrkResult];
+  }[] = [];
   try {
+    if (CONTROL) control = await startServer({ name: 'bloomgate-control', entry: SERVER_ENTRY, env: serverEnv('stall-control', controlNamespace) });
     await reject(1); // warm
     for (let round = 0; round < ROUNDS; round++) {
       log(`stall round ${round + 1}/${ROUNDS}`);
       const alone = await reject(DURATION_S);
-      const with16 = await Promise.all([reject(DURATION_S), create(WRITERS, `W${round}m`)]);
-      const with1 = await Promise.all([reject(DURATION_S), create(1, `W${round}s`)]);
-      rows.push({ alone, with16, with1 });
+      // Rejections on the first server, creates on the second: the same load on the machine, none on the guard's event loop.
+      const withControl = control === undefined ? undefined : await Promise.all([reject(DURATION_S), create(control, WRITERS, `W${round}c`)]);
+      const with16 = await Promise.all([reject(DURATION_S), create(server, WRITERS, `W${round}m`)]);
+      const with1 = await Promise.all([reject(DURATION_S), create(server, 1, `W${round}s`)]);
+      rows.push({ alone, control: withControl, with16, with1 });
     }
   } finally {
     await server.stop();
+    await control?.stop();
     await deleteNamespaceKeys(REDIS_URL, namespace).catch(() => 0);
+    if (control !== undefined) await deleteNamespaceKeys(REDIS_URL, controlNamespace).catch(() => 0);
     await data.remove();
   }
   const m = (pick: (r: (typeof rows)[number]) => number) => median(rows.map(pick));
@@ -298,10 +313,11 @@ async function stallPart(dir: string): Promise<void> {
   out('| case | rejections/s | ratio to alone | rejection p50 ms | rejection p99 ms | creates/s | creates/s / rejections alone | create errors |');
   out('|---|---:|---:|---:|---:|---:|---:|---:|');
   out(`| rejections alone | ${fmt(alone)} | 1.00x | ${(m((r) => r.alone.p50Us) / 1000).toFixed(2)} | ${(m((r) => r.alone.p99Us) / 1000).toFixed(2)} | | | |`);
-  for (const [label, pick] of [
-    [`while ${WRITERS} connections create`, (r: (typeof rows)[number]) => r.with16],
-    ['while 1 connection creates', (r: (typeof rows)[number]) => r.with1],
-  ] as const) {
+  type Row = (typeof rows)[number];
+  const cases: [string, (r: Row) => [WrkResult, WrkResult]][] = [];
+  if (control !== undefined) cases.push([`while ${WRITERS} connections create on another process`, (r) => r.control!]);
+  cases.push([`while ${WRITERS} connections create`, (r) => r.with16], ['while 1 connection creates', (r) => r.with1]);
+  for (const [label, pick] of cases) {
     const rps = m((r) => pick(r)[0].rps);
     const creates = m((r) => pick(r)[1].rps);
     const errors = m((r) => {
@@ -310,6 +326,14 @@ async function stallPart(dir: string): Promise<void> {
     });
     out(
       `| ${label} | ${fmt(rps)} | ${(rps / alone).toFixed(3)}x | ${(m((r) => pick(r)[0].p50Us) / 1000).toFixed(2)} | ${(m((r) => pick(r)[0].p99Us) / 1000).toFixed(2)} | ${fmt(creates)} | ${(creates / alone).toFixed(3)}x | ${fmt(errors)} |`,
+    );
+  }
+  if (control !== undefined) {
+    const same = m((r) => r.with16[0].rps);
+    const other = m((r) => r.control![0].rps);
+    out(
+      `guard stall ratio (same process / other process, ${WRITERS} creating connections): ${(same / other).toFixed(2)}x (1.00x = creating costs the guard nothing beyond the machine's contention); ` +
+        `creates/s ${fmt(m((r) => r.with16[1].rps))} on this process, ${fmt(m((r) => r.control![1].rps))} on the other`,
     );
   }
 }

@@ -20,6 +20,13 @@
  *   fill whose read predates an update or delete cannot overwrite what that
  *   write left; creates and updates call `setProduct`, which overwrites.
  *
+ * Overwrites (`setProduct`, `markAbsent`) issued in one tick go to Redis as ONE
+ * command (see #flushOverwrites): a group commit resolves its creates in one
+ * tick, and one SET each cost the main thread about as much as the rest of a
+ * create. They are applied in the order they were issued, and only the
+ * overwrites are grouped: the NX fills stay single SETs, whose order against
+ * an overwrite does not matter (an NX fill never replaces what a write left).
+ *
  * @example
  *   const cache = new ProductCache({ redis, namespace: 'default', ttlS: 300, negativeTtlS: 60 });
  *   const hit = await cache.get('SKU-1');   // { kind: 'product', product } | { kind: 'absent' } | { kind: 'miss' }
@@ -67,12 +74,37 @@ function parseProduct(raw: string, id: string): Product | undefined {
   return { id, name, price };
 }
 
+/**
+ * SET each KEYS[i] to ARGV[2i-1] with PX ARGV[2i], in order: the overwrites of
+ * one tick in one command (one reply, one round of client-side work).
+ */
+export const OVERWRITE_SCRIPT = "for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'PX', ARGV[2 * i]) end return #KEYS";
+
+/** One SET without NX, waiting for the tick's flush. */
+interface Overwrite {
+  readonly key: string;
+  readonly value: string;
+  readonly ttlMs: number;
+}
+
 export class ProductCache {
   private readonly redis: RedisConnection;
   private readonly prefix: string;
   private readonly ttlS: number;
   private readonly negativeTtlS: number;
   private readonly random: () => number;
+  /** Overwrites issued this tick, in order; sent together on the next tick boundary. */
+  #overwrites: Overwrite[] = [];
+  /** Settles when this tick's overwrites have landed (or failed); undefined when none is queued. */
+  #overwritten: Promise<void> | undefined;
+  #settleOverwrites: { resolve(): void; reject(err: unknown): void } | undefined;
+  /**
+   * False once Redis refused the script with anything but NOSCRIPT (scripting
+   * disabled or denied by an ACL): overwrites then go as single SETs.
+   */
+  #scripts = true;
+  /** Overwrite commands sent to Redis (a script call or a single SET each), for tests and the bench. */
+  overwriteCommands = 0;
 
   constructor(options: ProductCacheOptions) {
     checkTtl('ttlS', options.ttlS);
@@ -90,6 +122,7 @@ export class ProductCache {
 
   /** One GET. Rejects on a Redis error or timeout (the caller degrades to the database). */
   async get(id: string): Promise<CacheLookup> {
+    this.#sendOverwrites();
     const raw = await this.redis.client.get(this.keyFor(id));
     if (raw === null) return { kind: 'miss' };
     if (raw === ABSENT_MARKER) return { kind: 'absent' };
@@ -98,9 +131,9 @@ export class ProductCache {
   }
 
   /** Caches the product (overwriting a negative marker), PX = ttlS with +-10% jitter. */
-  async setProduct(product: Product): Promise<void> {
+  setProduct(product: Product): Promise<void> {
     const json = JSON.stringify({ id: product.id, name: product.name, price: product.price });
-    await this.redis.client.set(this.keyFor(product.id), json, 'PX', jitteredTtlMs(this.ttlS, this.random));
+    return this.#overwrite(this.keyFor(product.id), json, jitteredTtlMs(this.ttlS, this.random));
   }
 
   /**
@@ -113,6 +146,7 @@ export class ProductCache {
    */
   async fillProduct(product: Product): Promise<void> {
     const json = JSON.stringify({ id: product.id, name: product.name, price: product.price });
+    this.#sendOverwrites();
     await this.redis.client.set(this.keyFor(product.id), json, 'PX', jitteredTtlMs(this.ttlS, this.random), 'NX');
   }
 
@@ -121,6 +155,7 @@ export class ProductCache {
    * an existing entry, so it cannot overwrite a product a create just cached.
    */
   async setAbsent(id: string): Promise<void> {
+    this.#sendOverwrites();
     await this.redis.client.set(this.keyFor(id), ABSENT_MARKER, 'PX', jitteredTtlMs(this.negativeTtlS, this.random), 'NX');
   }
 
@@ -128,7 +163,69 @@ export class ProductCache {
    * Replaces any entry (a cached product included) with a negative marker: one
    * SET, no NX, so a delete drops the product and marks the id in one step.
    */
-  async markAbsent(id: string): Promise<void> {
-    await this.redis.client.set(this.keyFor(id), ABSENT_MARKER, 'PX', jitteredTtlMs(this.negativeTtlS, this.random));
+  markAbsent(id: string): Promise<void> {
+    return this.#overwrite(this.keyFor(id), ABSENT_MARKER, jitteredTtlMs(this.negativeTtlS, this.random));
+  }
+
+  /**
+   * Queues an overwrite and resolves when it landed (rejects when its command
+   * failed). Every overwrite queued before the send shares one command.
+   */
+  #overwrite(key: string, value: string, ttlMs: number): Promise<void> {
+    this.#overwrites.push({ key, value, ttlMs });
+    if (this.#overwritten === undefined) {
+      this.#overwritten = new Promise<void>((resolve, reject) => {
+        this.#settleOverwrites = { resolve, reject };
+      });
+      // process.nextTick runs after the current callback and every promise
+      // continuation it queued: all creates a group commit resolves join.
+      process.nextTick(() => this.#sendOverwrites());
+    }
+    return this.#overwritten;
+  }
+
+  /**
+   * Puts the queued overwrites on the connection now. Every other command of
+   * this cache calls it first, so commands reach Redis in the order they were
+   * called: a read or a fill issued after a write (say, after its 204) is
+   * queued behind it, exactly as if the write had been a SET of its own.
+   */
+  #sendOverwrites(): void {
+    const settle = this.#settleOverwrites;
+    if (settle === undefined) return;
+    const batch = this.#overwrites;
+    this.#overwrites = [];
+    this.#overwritten = undefined;
+    this.#settleOverwrites = undefined;
+    this.#flushOverwrites(batch).then(settle.resolve, settle.reject);
+  }
+
+  /** Issues the batch's command synchronously (the order #sendOverwrites promises), then awaits it. */
+  async #flushOverwrites(batch: readonly Overwrite[]): Promise<void> {
+    const client = this.redis.client;
+    // The in-process stand-in has no network to save and a slow Lua: single SETs there.
+    if (batch.length === 1 || !this.#scripts || this.redis.inProcess) {
+      this.overwriteCommands += batch.length;
+      await Promise.all(batch.map((o) => client.set(o.key, o.value, 'PX', o.ttlMs)));
+      return;
+    }
+    const args: (string | number)[] = batch.map((o) => o.key);
+    for (const o of batch) args.push(o.value, o.ttlMs);
+    this.overwriteCommands++;
+    try {
+      // EVAL, not EVALSHA: no NOSCRIPT round trip on a fresh server, so the batch keeps
+      // its place on the connection; Redis caches the compiled script by its hash anyway.
+      await client.eval(OVERWRITE_SCRIPT, batch.length, ...args);
+    } catch (err) {
+      // Only Redis's own refusal (scripting disabled or denied by an ACL) says anything
+      // about the script; a timeout or a lost connection is the caller's to retry.
+      if (!(err instanceof Error) || err.name !== 'ReplyError') throw err;
+      // (These SETs go out after commands issued meanwhile; lookups bypass the cache for
+      // ids whose write is in flight, see UnconfirmedCacheWrites, and an overwrite still
+      // wins over any NX fill it lands after.)
+      this.#scripts = false;
+      this.overwriteCommands += batch.length;
+      await Promise.all(batch.map((o) => client.set(o.key, o.value, 'PX', o.ttlMs)));
+    }
   }
 }

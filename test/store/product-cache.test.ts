@@ -1,4 +1,5 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ReplyError } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ABSENT_MARKER, ProductCache, jitteredTtlMs } from '../../src/store/product-cache.js';
 import type { Product } from '../../src/product.js';
 import { RedisConnection } from '../../src/store/redis-connection.js';
@@ -93,6 +94,41 @@ describe.each([
     expect(absentTtl).toBeGreaterThan(62_000);
   });
 
+  it('sends the overwrites of one tick as one command, applied in the order issued', async () => {
+    const shelf: Product = { id: 'SKU-2', name: 'Shelf', price: 30 };
+    randomValue = 0;
+    const sent = cache.overwriteCommands;
+    // A group commit's creates, then a delete of the first, all in one tick.
+    await Promise.all([cache.setProduct(lamp), cache.setProduct(shelf), cache.markAbsent('SKU-1')]);
+    expect(cache.overwriteCommands - sent).toBe(redis.inProcess ? 3 : 1);
+    expect(await cache.get('SKU-1')).toEqual({ kind: 'absent' });
+    expect(await cache.get('SKU-2')).toEqual({ kind: 'product', product: shelf });
+    // Each entry keeps its own TTL: the marker's (60 s base) and the product's (300 s base), jitter pinned at -10%.
+    expect(await redis.client.pttl(cache.keyFor('SKU-1'))).toBeLessThanOrEqual(54_000);
+    expect(await redis.client.pttl(cache.keyFor('SKU-1'))).toBeGreaterThan(53_000);
+    expect(await redis.client.pttl(cache.keyFor('SKU-2'))).toBeLessThanOrEqual(270_000);
+    expect(await redis.client.pttl(cache.keyFor('SKU-2'))).toBeGreaterThan(269_000);
+  });
+
+  it('keeps call order on the connection: a read or fill called after a queued overwrite comes after it', async () => {
+    const written = cache.setProduct(lamp);
+    expect(await cache.get('SKU-1')).toEqual({ kind: 'product', product: lamp });
+    await written;
+    // A delete's marker, then a lookup's late fill of the old row, in one tick: the NX fill must find the marker.
+    const marked = cache.markAbsent('SKU-1');
+    await cache.fillProduct(lamp);
+    await marked;
+    expect(await cache.get('SKU-1')).toEqual({ kind: 'absent' });
+  });
+
+  it('starts a new command for overwrites issued after a flush', async () => {
+    const sent = cache.overwriteCommands;
+    await cache.setProduct(lamp);
+    await cache.markAbsent('SKU-1');
+    expect(cache.overwriteCommands - sent).toBe(2);
+    expect(await cache.get('SKU-1')).toEqual({ kind: 'absent' });
+  });
+
   it('treats a corrupt or foreign value as a miss', async () => {
     const corrupt = [
       'not json',
@@ -138,5 +174,43 @@ describe('ProductCache when Redis is unreachable', () => {
     const cache = new ProductCache({ redis, namespace: uniqueNamespace('cache'), ttlS: 1, negativeTtlS: 1 });
     await expect(cache.get('SKU-1')).rejects.toThrow();
     await expect(cache.setAbsent('SKU-1')).rejects.toThrow();
+  });
+});
+
+describe('ProductCache overwrites when the script fails', () => {
+  const shelf: Product = { id: 'SKU-2', name: 'Shelf', price: 30 };
+
+  it('falls back to single SETs for good when Redis refuses scripts (an ACL, scripting disabled)', async () => {
+    const redis = RedisConnection.open({ url: SHARED_REDIS_URL, commandTimeoutMs: 1_000 });
+    const namespace = uniqueNamespace('cache');
+    try {
+      await redis.waitReady(5_000);
+      const cache = new ProductCache({ redis, namespace, ttlS: 300, negativeTtlS: 60 });
+      const refused = vi
+        .spyOn(redis.client, 'eval')
+        .mockRejectedValue(new ReplyError("NOPERM User default has no permissions to run the 'eval' command"));
+      await Promise.all([cache.setProduct(lamp), cache.setProduct(shelf)]);
+      await Promise.all([cache.markAbsent('SKU-1'), cache.markAbsent('SKU-2')]);
+      expect(refused).toHaveBeenCalledTimes(1);
+      expect(await cache.get('SKU-1')).toEqual({ kind: 'absent' });
+      expect(await cache.get('SKU-2')).toEqual({ kind: 'absent' });
+    } finally {
+      await deleteNamespaceKeys(redis.client, namespace);
+      await redis.close();
+    }
+  });
+
+  it('rejects every overwrite of the tick when the command fails for another reason (the caller retries them)', async () => {
+    const redis = RedisConnection.open({ url: SHARED_REDIS_URL, commandTimeoutMs: 1_000 });
+    try {
+      await redis.waitReady(5_000);
+      const cache = new ProductCache({ redis, namespace: uniqueNamespace('cache'), ttlS: 300, negativeTtlS: 60 });
+      vi.spyOn(redis.client, 'eval').mockRejectedValue(new Error('Command timed out'));
+      const results = await Promise.allSettled([cache.setProduct(lamp), cache.markAbsent('SKU-2')]);
+      expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+      expect(await cache.get('SKU-1')).toEqual({ kind: 'miss' });
+    } finally {
+      await redis.close();
+    }
   });
 });

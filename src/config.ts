@@ -36,6 +36,8 @@ export interface Config {
   readonly databaseTimeoutMs: number;
   /** SQLite page cache per connection (the writer's and the reader's), in MiB. */
   readonly sqliteCacheMb: number;
+  /** Niceness of the SQLite writer thread: under CPU contention commits yield to the lookups. */
+  readonly sqliteWriterNice: number;
   readonly productsFile: string;
   /** `memory://` (or its old name `fakeredis://`) runs an in-process stand-in. */
   readonly redisUrl: string;
@@ -221,6 +223,7 @@ export function loadConfig(env: Env): Config {
     databasePoolSize: r.integer('DATABASE_POOL_SIZE', 10, 1, 1000),
     databaseTimeoutMs: r.integer('DATABASE_TIMEOUT_MS', 2000, 10, 600_000),
     sqliteCacheMb: r.integer('SQLITE_CACHE_MB', 8, 1, 65_536),
+    sqliteWriterNice: r.integer('SQLITE_WRITER_NICE', 10, 0, 19),
     productsFile: r.string('PRODUCTS_FILE', 'data/products.txt'),
     redisUrl: r.valid('REDIS_URL', 'memory://', (url) => redisUrlKind(url) !== undefined, REDIS_URL_RULE, redactUrl),
     // Capacity and shards are bounded so the bit array fits one SharedArrayBuffer.

@@ -127,6 +127,12 @@ describe('loadConfig', () => {
     expect(loadConfig({ SQLITE_CACHE_MB: '64' }).sqliteCacheMb).toBe(64);
   });
 
+  it('reads SQLITE_WRITER_NICE (default 10: commits yield the CPU to lookups under contention)', () => {
+    expect(loadConfig({}).sqliteWriterNice).toBe(10);
+    expect(loadConfig({ SQLITE_WRITER_NICE: '0' }).sqliteWriterNice).toBe(0);
+    expect(() => loadConfig({ SQLITE_WRITER_NICE: '20' })).toThrow('SQLITE_WRITER_NICE="20" must be an integer from 0 to 19');
+  });
+
   it('reports every problem at once', () => {
     expect(problems({ BLOOM_FPR: '0', PORT: 'x', WORKERS: '-1' })).toHaveLength(3);
   });

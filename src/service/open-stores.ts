@@ -68,6 +68,7 @@ export async function openProducts(o: OpenProductsOptions): Promise<OpenedProduc
           path: db.path,
           synchronous: config.sqliteSynchronous,
           cacheSizeKiB: config.sqliteCacheMb * 1024,
+          writerNice: config.sqliteWriterNice,
           writeTimeoutMs: config.databaseTimeoutMs,
         });
   // Cluster mode (PostgreSQL + a real Redis): several processes serve this

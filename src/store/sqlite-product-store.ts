@@ -50,6 +50,12 @@ export interface SqliteProductStoreOptions {
    * Default 8192 (8 MiB); see kDefaultCacheSizeKiB for why.
    */
   readonly cacheSizeKiB?: number;
+  /**
+   * Niceness of the writer thread, 0 (default: as this thread) to 19 (Linux;
+   * ignored elsewhere). Above 0 the thread yields the CPU to the event loop
+   * under contention: commits slow down, lookups do not (load/RESULTS.md).
+   */
+  readonly writerNice?: number;
   /** How long a write waits for another process's write lock (busy_timeout). Default 5000. */
   readonly busyTimeoutMs?: number;
   /**
@@ -110,6 +116,7 @@ function validate(options: SqliteProductStoreOptions): Required<Omit<SqliteProdu
     path: options.path,
     synchronous: options.synchronous ?? 'full',
     cacheSizeKiB: options.cacheSizeKiB ?? kDefaultCacheSizeKiB,
+    writerNice: options.writerNice ?? 0,
     busyTimeoutMs: options.busyTimeoutMs ?? 5000,
     writeTimeoutMs: options.writeTimeoutMs ?? 10_000,
     reads: options.reads ?? 'main',
@@ -120,6 +127,9 @@ function validate(options: SqliteProductStoreOptions): Required<Omit<SqliteProdu
   if (resolved.synchronous !== 'full' && resolved.synchronous !== 'normal') problems.push("options.synchronous must be 'full' or 'normal'");
   if (!Number.isSafeInteger(resolved.cacheSizeKiB) || resolved.cacheSizeKiB < 64) {
     problems.push('options.cacheSizeKiB must be an integer >= 64');
+  }
+  if (!Number.isSafeInteger(resolved.writerNice) || resolved.writerNice < 0 || resolved.writerNice > 19) {
+    problems.push('options.writerNice must be an integer from 0 to 19');
   }
   if (!Number.isSafeInteger(resolved.busyTimeoutMs) || resolved.busyTimeoutMs < 0) {
     problems.push('options.busyTimeoutMs must be a non-negative integer');
@@ -163,6 +173,7 @@ export class SqliteProductStore implements ProductStore {
   #seq = 0;
   #writer: WriterThread | undefined;
   #commits = 0;
+  #writerThread: { readonly tid: number | null; readonly nice: number | null } = { tid: null, nice: null };
   #reader: Database.Database | undefined;
   #statements: ReadStatements | undefined;
   #lock: { namespace: string; token: string; heartbeat: NodeJS.Timeout } | undefined;
@@ -199,6 +210,11 @@ export class SqliteProductStore implements ProductStore {
     return this.#commits;
   }
 
+  /** The current writer thread's Linux thread id and niceness, as it reported them (null: unknown). */
+  get writerThread(): { readonly tid: number | null; readonly nice: number | null } {
+    return this.#writerThread;
+  }
+
 
   #reads(): ReadStatements {
     if (this.#closed || this.#statements === undefined) throw new Error('the SQLite product store is closed');
@@ -211,6 +227,7 @@ export class SqliteProductStore implements ProductStore {
       path: this.#options.path,
       synchronous: this.#options.synchronous,
       cacheSizeKiB: this.#options.cacheSizeKiB,
+      nice: this.#options.writerNice,
       busyTimeoutMs: this.#options.busyTimeoutMs,
     };
     if (!file.filename.endsWith('.ts')) return new Worker(file.filename, { workerData });
@@ -234,7 +251,10 @@ export class SqliteProductStore implements ProductStore {
     ready.catch(() => undefined);
     let failure: Error | undefined;
     worker.on('message', (message: WriterMessage) => {
-      if (message.type === 'ready') settle?.resolve();
+      if (message.type === 'ready') {
+        this.#writerThread = { tid: message.tid, nice: message.nice };
+        settle?.resolve();
+      }
       else if (message.type === 'openFailed') {
         failure = new DatabaseUnavailableError(`cannot open ${this.#options.path}: ${message.detail}`);
         settle?.reject(failure);

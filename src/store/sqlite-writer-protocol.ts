@@ -9,6 +9,8 @@ export interface SqliteWriterData {
   readonly synchronous: 'full' | 'normal';
   readonly cacheSizeKiB: number;
   readonly busyTimeoutMs: number;
+  /** Niceness the writer thread gives itself (0: leave it); see SqliteProductStoreOptions.writerNice. */
+  readonly nice: number;
 }
 
 export interface ProductFields {
@@ -62,7 +64,8 @@ export type WriterResult =
 
 /** What the writer thread posts back. */
 export type WriterMessage =
-  | { readonly type: 'ready' }
+  /** The thread's Linux thread id and its niceness now (null where /proc cannot say). */
+  | { readonly type: 'ready'; readonly tid: number | null; readonly nice: number | null }
   | { readonly type: 'openFailed'; readonly code: WriterErrorCode; readonly detail: string }
   /** One group commit's results (or a read's), with the writer's commit count so far. */
   | { readonly type: 'results'; readonly results: readonly WriterResult[]; readonly commits: number };

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { getPriority, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -46,6 +46,32 @@ describe('SqliteProductStore', () => {
     expect(typeof row?.createdAt).toBe('number');
     expect(await store.get('nope')).toBeUndefined();
     expect(store.backend).toBe('sqlite');
+  });
+
+  it('runs the writer thread at the niceness asked for, and leaves the main thread alone', async () => {
+    /** Field 19 of /proc/<pid>/task/<tid>/stat: the thread's niceness as the kernel sees it. */
+    const kernelNice = (tid: number): number => {
+      const stat = readFileSync(`/proc/${process.pid}/task/${tid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    };
+    const mainBefore = getPriority();
+    const nice = await openStore({ writerNice: 7 });
+    const { tid } = nice.writerThread;
+    expect(tid).not.toBeNull();
+    expect(tid).not.toBe(process.pid);
+    expect(nice.writerThread.nice).toBe(7);
+    expect(kernelNice(tid!)).toBe(7);
+    expect(getPriority()).toBe(mainBefore);
+    await nice.close();
+    // Another file, the default: the writer keeps the niceness it was born with.
+    const plain = await SqliteProductStore.open({ path: join(dir, 'other.db') });
+    open.push(plain);
+    expect(kernelNice(plain.writerThread.tid!)).toBe(mainBefore);
+  });
+
+  it('refuses a writer niceness outside 0-19', async () => {
+    await expect(SqliteProductStore.open({ path, writerNice: 20 })).rejects.toThrow('options.writerNice must be an integer from 0 to 19');
+    await expect(SqliteProductStore.open({ path, writerNice: -1 })).rejects.toThrow('options.writerNice must be an integer from 0 to 19');
   });
 
   it('commits a batch all or nothing, without failing the writes grouped with it', async () => {

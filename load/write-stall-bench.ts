@@ -2,9 +2,10 @@
  * Issue 10 §2: do SQLite writes stall the guard? Three parts, each printing
  * numbers and the command that reproduces them:
  *
- *   stall   rejections/s (wrk, absent ids) alone, then while 16 connections
- *           (and while 1 connection) create products, on the service at
- *           BENCH_SERVER_ENTRY (today's service until the new store is wired in);
+ *   stall   rejections/s (wrk, absent ids) alone, creates/s of 16 connections
+ *           alone, then rejections while 16 connections (and while 1
+ *           connection) create products, on the service at BENCH_SERVER_ENTRY
+ *           (default src/index.ts; a worktree's for a before/after run);
  *           with BENCH_CONTROL (default on, 0 for off) also while the 16
  *           connections create on a second process, a control that shows how
  *           much of the drop is the machine's contention (2 cores shared by
@@ -284,6 +285,7 @@ async function stallPart(dir: string): Promise<void> {
     runWrk({ url: target.url, durationS: DURATION_S, connections, threads: 1, script: createScript(tag), dir });
   const rows: {
     alone: WrkResult;
+    createsAlone: WrkResult;
     control: [WrkResult, WrkResult] | undefined;
     with16: [WrkResult, WrkResult];
     with1: [WrkResult, WrkResult];
@@ -294,11 +296,13 @@ async function stallPart(dir: string): Promise<void> {
     for (let round = 0; round < ROUNDS; round++) {
       log(`stall round ${round + 1}/${ROUNDS}`);
       const alone = await reject(DURATION_S);
+      // The creates' own rate with nobody looking up: what 16 connections get when the CPU is theirs.
+      const createsAlone = await create(server, WRITERS, `W${round}a`);
       // Rejections on the first server, creates on the second: the same load on the machine, none on the guard's event loop.
       const withControl = control === undefined ? undefined : await Promise.all([reject(DURATION_S), create(control, WRITERS, `W${round}c`)]);
       const with16 = await Promise.all([reject(DURATION_S), create(server, WRITERS, `W${round}m`)]);
       const with1 = await Promise.all([reject(DURATION_S), create(server, 1, `W${round}s`)]);
-      rows.push({ alone, control: withControl, with16, with1 });
+      rows.push({ alone, createsAlone, control: withControl, with16, with1 });
     }
   } finally {
     await server.stop();
@@ -313,6 +317,13 @@ async function stallPart(dir: string): Promise<void> {
   out('| case | rejections/s | ratio to alone | rejection p50 ms | rejection p99 ms | creates/s | creates/s / rejections alone | create errors |');
   out('|---|---:|---:|---:|---:|---:|---:|---:|');
   out(`| rejections alone | ${fmt(alone)} | 1.00x | ${(m((r) => r.alone.p50Us) / 1000).toFixed(2)} | ${(m((r) => r.alone.p99Us) / 1000).toFixed(2)} | | | |`);
+  const createsAlone = m((r) => r.createsAlone.rps);
+  out(
+    `| ${WRITERS} connections create, no lookups | | | | | ${fmt(createsAlone)} | ${(createsAlone / alone).toFixed(3)}x | ${fmt(m((r) => {
+      const e = r.createsAlone.errors;
+      return e.status + e.connect + e.read + e.write + e.timeout;
+    }))} |`,
+  );
   type Row = (typeof rows)[number];
   const cases: [string, (r: Row) => [WrkResult, WrkResult]][] = [];
   if (control !== undefined) cases.push([`while ${WRITERS} connections create on another process`, (r) => r.control!]);

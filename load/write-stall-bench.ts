@@ -59,7 +59,8 @@ const out = (line: string): void => console.log(line);
 
 function commandLine(): string {
   const knobs = Object.keys(process.env)
-    .filter((k) => /^(BENCH_|STORE_|GET_|IMPORT_)/.test(k) || k === 'SEED' || k === 'REDIS_URL')
+    // The service's own settings too (the servers inherit this environment).
+    .filter((k) => /^(BENCH_|STORE_|GET_|IMPORT_|SQLITE_)/.test(k) || ['SEED', 'REDIS_URL', 'DATABASE_URL', 'CLUSTER_MODE'].includes(k))
     .filter((k) => k !== 'IMPORT_CHILD')
     .sort()
     .map((k) => `${k}=${process.env[k]}`);

@@ -59,7 +59,7 @@ import type { CacheWrite, UnconfirmedCacheWrites } from './store/unconfirmed-cac
 export interface ProductWriterOptions {
   readonly products: Pick<ProductStore, 'insert' | 'insertMany' | 'delete' | 'update'>;
   readonly active: Pick<ActiveFilter, 'add' | 'addStale' | 'filter' | 'current' | 'next'>;
-  readonly cache: Pick<ProductCache, 'setProduct' | 'markAbsent'>;
+  readonly cache: Pick<ProductCache, 'setProduct' | 'markAbsent' | 'sendQueued'>;
   readonly redis: Pick<RedisConnection, 'healthy'>;
   readonly watermark: Pick<Watermark, 'begin' | 'end'>;
   readonly snapshotter: Pick<Snapshotter, 'notifyWrite'>;
@@ -134,7 +134,7 @@ export class ProductWriter {
     try {
       // Cluster: no 201 before every live instance's filter holds the id
       // (issue 11's promise); a failure answers 503 and promises nothing.
-      await this.#o.cluster?.confirm({ op: 'create', ids: [product.id], position: row.position });
+      await this.#publish({ op: 'create', ids: [product.id], position: row.position });
     } finally {
       watermark.end(token);
       snapshotter.notifyWrite();
@@ -176,7 +176,7 @@ export class ProductWriter {
         const byId = new Map(batch.map((p) => [p.id, p]));
         for (const id of ids) void this.#writeCache(id, { kind: 'product', product: byId.get(id)! });
         // One feed entry for the whole batch, acknowledged as a whole.
-        await this.#o.cluster?.confirm({ op: 'create', ids, position: created.reduce((max, c) => Math.max(max, c.position), 0) });
+        await this.#publish({ op: 'create', ids, position: created.reduce((max, c) => Math.max(max, c.position), 0) });
       }
       return { created: created.length, conflicts };
     } finally {
@@ -219,7 +219,22 @@ export class ProductWriter {
     // Replaces a create's pending write too: it must not bring the product back.
     void this.#writeCache(id, { kind: 'absent' });
     // Cluster: other instances drop local copies and count the id stale when they apply it; 204 once all did.
-    await this.#o.cluster?.confirm({ op: 'delete', ids: [id], position: 0 });
+    await this.#publish({ op: 'delete', ids: [id], position: 0 });
+  }
+
+  /**
+   * Cluster mode: publishes the change and waits for every lease holder. The
+   * cache writes queued for this tick go on the connection first: an instance
+   * that applies the entry must find them ahead of it in Redis (a create ends
+   * that instance's distrust of cached products, see src/cluster/recent-deletes.ts),
+   * and the feed's XADD shares the connection. (One instance: nothing to publish,
+   * so the writes stay grouped for the end of the tick.)
+   */
+  async #publish(change: Parameters<ClusterConfirm['confirm']>[0]): Promise<void> {
+    const { cluster } = this.#o;
+    if (cluster === undefined) return;
+    this.#o.cache.sendQueued();
+    await cluster.confirm(change);
   }
 
   /**

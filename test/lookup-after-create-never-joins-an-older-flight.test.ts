@@ -21,7 +21,7 @@ function service(withFlights: boolean) {
   filter.add('SKU-NEW'); // a false positive before the create: the lookup goes to the database
   const unconfirmed = new UnconfirmedCacheWrites();
   const redis = { healthy: true };
-  const cache = { get: async () => ({ kind: 'miss' as const }), setProduct: async () => undefined, fillProduct: async () => undefined, setAbsent: async () => undefined, markAbsent: async () => undefined };
+  const cache = { get: async () => ({ kind: 'miss' as const }), setProduct: async () => undefined, fillProduct: async () => undefined, setAbsent: async () => undefined, markAbsent: async () => undefined, sendQueued: () => undefined };
   const guard = new LookupGuard({ filter: () => filter, cache, redis, products: db.store, counters: new LookupCounters(), unconfirmed, logger: createLogger('silent') });
   const writer = new ProductWriter({
     products: db.store,

@@ -40,6 +40,7 @@ function setUp() {
           sets.push({ product, settle: (ok) => (ok ? resolve() : reject(new Error('timeout'))) });
         }),
       markAbsent: async () => undefined,
+      sendQueued: () => undefined,
     },
     redis: { healthy: true },
     watermark: new Watermark(0),

@@ -68,7 +68,7 @@ function setup(setProduct: () => Promise<void> = async () => undefined) {
   const writer = new ProductWriter({
     products: db.store,
     active,
-    cache: { setProduct, markAbsent: async () => undefined },
+    cache: { setProduct, markAbsent: async () => undefined, sendQueued: () => undefined },
     redis: { healthy: true },
     watermark,
     snapshotter: { notifyWrite: () => void notified++ },
@@ -162,7 +162,7 @@ describe('ProductWriter.createBatch', () => {
     const batchWriter = new ProductWriter({
       products: db.store,
       active,
-      cache: { setProduct: async () => undefined, markAbsent: async () => undefined },
+      cache: { setProduct: async () => undefined, markAbsent: async () => undefined, sendQueued: () => undefined },
       redis: { healthy: true },
       watermark,
       snapshotter: { notifyWrite: () => undefined },

@@ -21,7 +21,7 @@
  *   write left; creates and updates call `setProduct`, which overwrites.
  *
  * Overwrites (`setProduct`, `markAbsent`) issued in one tick go to Redis as ONE
- * command (see #flushOverwrites): a group commit resolves its creates in one
+ * command (see sendQueued): a group commit resolves its creates in one
  * tick, and one SET each cost the main thread about as much as the rest of a
  * create. They are applied in the order they were issued, and only the
  * overwrites are grouped: the NX fills stay single SETs, whose order against
@@ -80,6 +80,15 @@ function parseProduct(raw: string, id: string): Product | undefined {
  */
 export const OVERWRITE_SCRIPT = "for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'PX', ARGV[2 * i]) end return #KEYS";
 
+/**
+ * Keys per EVAL: a retry after an outage re-sends every pending write in one
+ * tick, and one script over 100k keys would block Redis past the command timeout.
+ */
+const MAX_KEYS_PER_SCRIPT = 500;
+
+/** Replies that refuse scripting itself (an ACL, a proxy or a managed Redis without EVAL), not this call. */
+const SCRIPTS_REFUSED = /^(NOPERM|ERR unknown command|ERR unsupported command|ERR command not allowed)/i;
+
 /** One SET without NX, waiting for the tick's flush. */
 interface Overwrite {
   readonly key: string;
@@ -98,13 +107,14 @@ export class ProductCache {
   /** Settles when this tick's overwrites have landed (or failed); undefined when none is queued. */
   #overwritten: Promise<void> | undefined;
   #settleOverwrites: { resolve(): void; reject(err: unknown): void } | undefined;
-  /**
-   * False once Redis refused the script with anything but NOSCRIPT (scripting
-   * disabled or denied by an ACL): overwrites then go as single SETs.
-   */
+  /** False once Redis refused the script itself (an ACL, scripting disabled): overwrites then go as single SETs. */
   #scripts = true;
-  /** Overwrite commands sent to Redis (a script call or a single SET each), for tests and the bench. */
-  overwriteCommands = 0;
+  #overwriteCommands = 0;
+
+  /** Overwrite commands sent to Redis (a script call or a single SET each), for tests. */
+  get overwriteCommands(): number {
+    return this.#overwriteCommands;
+  }
 
   constructor(options: ProductCacheOptions) {
     checkTtl('ttlS', options.ttlS);
@@ -122,7 +132,7 @@ export class ProductCache {
 
   /** One GET. Rejects on a Redis error or timeout (the caller degrades to the database). */
   async get(id: string): Promise<CacheLookup> {
-    this.#sendOverwrites();
+    this.sendQueued();
     const raw = await this.redis.client.get(this.keyFor(id));
     if (raw === null) return { kind: 'miss' };
     if (raw === ABSENT_MARKER) return { kind: 'absent' };
@@ -146,7 +156,6 @@ export class ProductCache {
    */
   async fillProduct(product: Product): Promise<void> {
     const json = JSON.stringify({ id: product.id, name: product.name, price: product.price });
-    this.#sendOverwrites();
     await this.redis.client.set(this.keyFor(product.id), json, 'PX', jitteredTtlMs(this.ttlS, this.random), 'NX');
   }
 
@@ -155,7 +164,6 @@ export class ProductCache {
    * an existing entry, so it cannot overwrite a product a create just cached.
    */
   async setAbsent(id: string): Promise<void> {
-    this.#sendOverwrites();
     await this.redis.client.set(this.keyFor(id), ABSENT_MARKER, 'PX', jitteredTtlMs(this.negativeTtlS, this.random), 'NX');
   }
 
@@ -179,53 +187,59 @@ export class ProductCache {
       });
       // process.nextTick runs after the current callback and every promise
       // continuation it queued: all creates a group commit resolves join.
-      process.nextTick(() => this.#sendOverwrites());
+      process.nextTick(() => this.sendQueued());
     }
     return this.#overwritten;
   }
 
   /**
-   * Puts the queued overwrites on the connection now. Every other command of
-   * this cache calls it first, so commands reach Redis in the order they were
-   * called: a read or a fill issued after a write (say, after its 204) is
-   * queued behind it, exactly as if the write had been a SET of its own.
+   * Puts the queued overwrites on the connection now (they would go at the end
+   * of this tick). get() calls it first, so a read issued after a write (say,
+   * after its 204) is queued behind it, as if the write had been a SET of its
+   * own; the writer calls it before publishing a change to other instances.
+   * NX fills need no such care: an overwrite wins whichever lands first.
    */
-  #sendOverwrites(): void {
+  sendQueued(): void {
     const settle = this.#settleOverwrites;
     if (settle === undefined) return;
     const batch = this.#overwrites;
     this.#overwrites = [];
     this.#overwritten = undefined;
     this.#settleOverwrites = undefined;
-    this.#flushOverwrites(batch).then(settle.resolve, settle.reject);
+    this.#send(batch).then(settle.resolve, settle.reject);
   }
 
-  /** Issues the batch's command synchronously (the order #sendOverwrites promises), then awaits it. */
-  async #flushOverwrites(batch: readonly Overwrite[]): Promise<void> {
+  /**
+   * Issues the batch's commands synchronously (the order sendQueued promises),
+   * then awaits them. All or nothing per caller: a failure rejects every
+   * overwrite of the batch, and the writer re-sends each id's LATEST write
+   * (UnconfirmedCacheWrites), never this batch's possibly older ones.
+   */
+  async #send(batch: readonly Overwrite[]): Promise<void> {
     const client = this.redis.client;
     // The in-process stand-in has no network to save and a slow Lua: single SETs there.
     if (batch.length === 1 || !this.#scripts || this.redis.inProcess) {
-      this.overwriteCommands += batch.length;
+      this.#overwriteCommands += batch.length;
       await Promise.all(batch.map((o) => client.set(o.key, o.value, 'PX', o.ttlMs)));
       return;
     }
-    const args: (string | number)[] = batch.map((o) => o.key);
-    for (const o of batch) args.push(o.value, o.ttlMs);
-    this.overwriteCommands++;
+    const calls: Promise<unknown>[] = [];
+    for (let start = 0; start < batch.length; start += MAX_KEYS_PER_SCRIPT) {
+      const chunk = batch.slice(start, start + MAX_KEYS_PER_SCRIPT);
+      const args: (string | number)[] = chunk.map((o) => o.key);
+      for (const o of chunk) args.push(o.value, o.ttlMs);
+      this.#overwriteCommands++;
+      // EVAL, not EVALSHA: no NOSCRIPT round trip that would let a later command overtake
+      // the batch; Redis caches the compiled script by its hash anyway.
+      calls.push(client.eval(OVERWRITE_SCRIPT, chunk.length, ...args));
+    }
     try {
-      // EVAL, not EVALSHA: no NOSCRIPT round trip on a fresh server, so the batch keeps
-      // its place on the connection; Redis caches the compiled script by its hash anyway.
-      await client.eval(OVERWRITE_SCRIPT, batch.length, ...args);
+      await Promise.all(calls);
     } catch (err) {
-      // Only Redis's own refusal (scripting disabled or denied by an ACL) says anything
-      // about the script; a timeout or a lost connection is the caller's to retry.
-      if (!(err instanceof Error) || err.name !== 'ReplyError') throw err;
-      // (These SETs go out after commands issued meanwhile; lookups bypass the cache for
-      // ids whose write is in flight, see UnconfirmedCacheWrites, and an overwrite still
-      // wins over any NX fill it lands after.)
-      this.#scripts = false;
-      this.overwriteCommands += batch.length;
-      await Promise.all(batch.map((o) => client.set(o.key, o.value, 'PX', o.ttlMs)));
+      // Redis refusing scripts as such: later batches go as single SETs. This batch is not
+      // re-sent here: a newer write of one of its ids may have landed meanwhile.
+      if (err instanceof Error && err.name === 'ReplyError' && SCRIPTS_REFUSED.test(err.message)) this.#scripts = false;
+      throw err;
     }
   }
 }

@@ -25,11 +25,24 @@ function setup() {
   const noPool: GenerationPool = { addPacked: fail, checkPacked: fail, stats: () => ({ threads: 0, queueSize: 0, utilization: 0, completed: 0 }), close: async () => undefined };
   const active = new ActiveFilter({ filter, pool: noPool });
   const watermark = new Watermark(0);
-  const seen: { change: Change; inFilter: boolean[] }[] = [];
+  const seen: { change: Change; inFilter: boolean[]; cacheWritesQueued: number }[] = [];
+  // A cache that, like ProductCache, holds overwrites until sendQueued() (or the end of the tick).
+  let queued = 0;
+  const cache = {
+    setProduct: async (): Promise<void> => {
+      queued++;
+    },
+    markAbsent: async (): Promise<void> => {
+      queued++;
+    },
+    sendQueued: (): void => {
+      queued = 0;
+    },
+  };
   let release: ((err?: Error) => void) | undefined;
   const cluster: ClusterConfirm = {
     confirm: (change) => {
-      seen.push({ change, inFilter: change.ids.map((id) => filter.has(id)) });
+      seen.push({ change, inFilter: change.ids.map((id) => filter.has(id)), cacheWritesQueued: queued });
       return new Promise<void>((resolve, reject) => {
         release = (err) => (err === undefined ? resolve() : reject(err));
       });
@@ -53,7 +66,7 @@ function setup() {
       update: async (p) => rows.has(p.id),
     },
     active,
-    cache: { setProduct: async () => undefined, markAbsent: async () => undefined },
+    cache,
     redis: { healthy: true },
     watermark,
     snapshotter: { notifyWrite: () => {} },
@@ -83,7 +96,8 @@ describe('ProductWriter in cluster mode', () => {
     let resolved = false;
     const created = t.writer.create({ id: 'c-1', name: 'C', price: 1 }).then(() => (resolved = true));
     await t.waitForConfirm();
-    expect(t.seen).toEqual([{ change: { op: 'create', ids: ['c-1'], position: 1 }, inFilter: [true] }]);
+    // cacheWritesQueued 0: the create's cache write went on the connection before the feed entry.
+    expect(t.seen).toEqual([{ change: { op: 'create', ids: ['c-1'], position: 1 }, inFilter: [true], cacheWritesQueued: 0 }]);
     await new Promise((r) => setTimeout(r, 20));
     expect(resolved).toBe(false); // no 201 while an instance holding a lease may still lack the id
     expect(t.watermark.inFlight).toBe(1);
@@ -110,7 +124,7 @@ describe('ProductWriter in cluster mode', () => {
       { id: 'b-2', name: 'B', price: 1 },
     ]);
     await t.waitForConfirm();
-    expect(t.seen).toEqual([{ change: { op: 'create', ids: ['b-1', 'b-2'], position: 2 }, inFilter: [true, true] }]);
+    expect(t.seen).toEqual([{ change: { op: 'create', ids: ['b-1', 'b-2'], position: 2 }, inFilter: [true, true], cacheWritesQueued: 0 }]);
     t.release();
     await expect(batch).resolves.toEqual({ created: 2, conflicts: [] });
   });

@@ -110,15 +110,19 @@ describe.each([
     expect(await redis.client.pttl(cache.keyFor('SKU-2'))).toBeGreaterThan(269_000);
   });
 
-  it('keeps call order on the connection: a read or fill called after a queued overwrite comes after it', async () => {
+  it('keeps call order on the connection: a read called after a queued overwrite comes after it', async () => {
     const written = cache.setProduct(lamp);
     expect(await cache.get('SKU-1')).toEqual({ kind: 'product', product: lamp });
     await written;
-    // A delete's marker, then a lookup's late fill of the old row, in one tick: the NX fill must find the marker.
-    const marked = cache.markAbsent('SKU-1');
-    await cache.fillProduct(lamp);
-    await marked;
-    expect(await cache.get('SKU-1')).toEqual({ kind: 'absent' });
+  });
+
+  it('sends a large tick of overwrites in several scripts, every one landing', async () => {
+    const many = Array.from({ length: 1_200 }, (_, i): Product => ({ id: `bulk-${i}`, name: 'n', price: i }));
+    const sent = cache.overwriteCommands;
+    await Promise.all(many.map((p) => cache.setProduct(p)));
+    expect(cache.overwriteCommands - sent).toBe(redis.inProcess ? 1_200 : 3); // 500 keys per script
+    expect(await cache.get('bulk-0')).toEqual({ kind: 'product', product: many[0] });
+    expect(await cache.get('bulk-1199')).toEqual({ kind: 'product', product: many[1199] });
   });
 
   it('starts a new command for overwrites issued after a flush', async () => {
@@ -180,20 +184,51 @@ describe('ProductCache when Redis is unreachable', () => {
 describe('ProductCache overwrites when the script fails', () => {
   const shelf: Product = { id: 'SKU-2', name: 'Shelf', price: 30 };
 
-  it('falls back to single SETs for good when Redis refuses scripts (an ACL, scripting disabled)', async () => {
+  it('when Redis refuses scripts: fails that batch (never re-sends it late) and sends later ones as single SETs', async () => {
     const redis = RedisConnection.open({ url: SHARED_REDIS_URL, commandTimeoutMs: 1_000 });
     const namespace = uniqueNamespace('cache');
     try {
       await redis.waitReady(5_000);
       const cache = new ProductCache({ redis, namespace, ttlS: 300, negativeTtlS: 60 });
-      const refused = vi
-        .spyOn(redis.client, 'eval')
-        .mockRejectedValue(new ReplyError("NOPERM User default has no permissions to run the 'eval' command"));
-      await Promise.all([cache.setProduct(lamp), cache.setProduct(shelf)]);
-      await Promise.all([cache.markAbsent('SKU-1'), cache.markAbsent('SKU-2')]);
-      expect(refused).toHaveBeenCalledTimes(1);
+      let refuse: (() => void) | undefined;
+      const refused = vi.spyOn(redis.client, 'eval').mockImplementation(
+        () =>
+          new Promise((_resolve, reject) => {
+            refuse = () => reject(new ReplyError("NOPERM User default has no permissions to run the 'eval' command"));
+          }),
+      );
+      // A delete's marker (with another write) goes out as a script and hangs...
+      const deleted = Promise.allSettled([cache.markAbsent('SKU-1'), cache.markAbsent('SKU-2')]);
+      await new Promise((resolve) => setImmediate(resolve));
+      // ...while a later create of SKU-1, alone in its tick, lands as a single SET.
+      await cache.setProduct(lamp);
+      refuse!();
+      expect((await deleted).map((r) => r.status)).toEqual(['rejected', 'rejected']);
+      // Re-sending the refused marker now would hide the created product.
+      expect(await cache.get('SKU-1')).toEqual({ kind: 'product', product: lamp });
+      await Promise.all([cache.markAbsent('SKU-1'), cache.setProduct(shelf)]);
+      expect(refused).toHaveBeenCalledTimes(1); // scripts are off now: single SETs
       expect(await cache.get('SKU-1')).toEqual({ kind: 'absent' });
-      expect(await cache.get('SKU-2')).toEqual({ kind: 'absent' });
+      expect(await cache.get('SKU-2')).toEqual({ kind: 'product', product: shelf });
+    } finally {
+      await deleteNamespaceKeys(redis.client, namespace);
+      await redis.close();
+    }
+  });
+
+  it('keeps using scripts after a reply that is not about scripting (OOM, READONLY, BUSY)', async () => {
+    const redis = RedisConnection.open({ url: SHARED_REDIS_URL, commandTimeoutMs: 1_000 });
+    const namespace = uniqueNamespace('cache');
+    try {
+      await redis.waitReady(5_000);
+      const cache = new ProductCache({ redis, namespace, ttlS: 300, negativeTtlS: 60 });
+      const evals = vi.spyOn(redis.client, 'eval').mockRejectedValueOnce(new ReplyError("OOM command not allowed when used memory > 'maxmemory'."));
+      await expect(Promise.all([cache.setProduct(lamp), cache.setProduct(shelf)])).rejects.toThrow('OOM');
+      const sent = cache.overwriteCommands;
+      await Promise.all([cache.setProduct(lamp), cache.setProduct(shelf)]);
+      expect(cache.overwriteCommands - sent).toBe(1);
+      expect(evals).toHaveBeenCalledTimes(2);
+      expect(await cache.get('SKU-2')).toEqual({ kind: 'product', product: shelf });
     } finally {
       await deleteNamespaceKeys(redis.client, namespace);
       await redis.close();

@@ -220,11 +220,18 @@ export class PostgresProductStore implements ProductStore {
    * 16 connections creating cost the database and this thread one transaction
    * per group instead of one per create.
    */
-  readonly #inserts = new InsertGroups({ insertMany: (products) => this.insertMany(products) });
+  readonly #inserts: InsertGroups;
   #closed = false;
 
   private constructor(options: PostgresProductStoreOptions) {
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#inserts = new InsertGroups({
+      insertMany: (products, budgetMs) => this.#insertRows(products, budgetMs),
+      timeoutMs: this.#timeoutMs,
+      // The server said no (a constraint, bad data): the statement rolled back, nothing of it committed.
+      // (Outages and timeouts reach here as DatabaseUnavailableError, see mapError.)
+      isRefusal: (err) => err instanceof pg.DatabaseError,
+    });
     this.#importTimeoutMs = options.importTimeoutMs ?? DEFAULT_IMPORT_TIMEOUT_MS;
     this.#onInstanceLockLost = options.onInstanceLockLost;
     this.#lockHeartbeatMs = options.lockHeartbeatMs ?? DEFAULT_LOCK_HEARTBEAT_MS;
@@ -309,8 +316,8 @@ export class PostgresProductStore implements ProductStore {
     });
   }
 
-  async #query<R extends pg.QueryResultRow>(what: string, config: pg.QueryConfig): Promise<pg.QueryResult<R>> {
-    return this.#withClient(what, this.#timeoutMs, (client) => client.query<R>(config));
+  async #query<R extends pg.QueryResultRow>(what: string, config: pg.QueryConfig, budgetMs = this.#timeoutMs): Promise<pg.QueryResult<R>> {
+    return this.#withClient(what, budgetMs, (client) => client.query<R>(config));
   }
 
   async get(id: string): Promise<StoredProduct | undefined> {
@@ -325,12 +332,17 @@ export class PostgresProductStore implements ProductStore {
   }
 
   /** One statement, so one transaction: all rows commit together or none does. */
-  async insertMany(products: readonly Product[]): Promise<BatchInsertResult> {
+  insertMany(products: readonly Product[]): Promise<BatchInsertResult> {
+    return this.#insertRows(products, this.#timeoutMs);
+  }
+
+  async #insertRows(products: readonly Product[], budgetMs: number): Promise<BatchInsertResult> {
     if (products.length === 0) return { created: [], conflicts: [] };
-    const { rows } = await this.#query<{ id: string; xid: string }>('insertMany', {
-      ...SQL.insertMany,
-      values: [products.map((p) => p.id), products.map((p) => p.name), products.map((p) => p.price)],
-    });
+    const { rows } = await this.#query<{ id: string; xid: string }>(
+      'insertMany',
+      { ...SQL.insertMany, values: [products.map((p) => p.id), products.map((p) => p.name), products.map((p) => p.price)] },
+      budgetMs,
+    );
     const inserted = new Map(rows.map((r) => [r.id, toPosition(r.xid)]));
     const created: CreatedRow[] = [];
     const conflicts: string[] = [];

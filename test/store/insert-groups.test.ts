@@ -12,12 +12,13 @@ const product = (id: string): Product => ({ id, name: `name of ${id}`, price: 1 
  */
 function heldTable(existing: readonly string[] = []) {
   const ids = new Set(existing);
-  const statements: { products: readonly Product[]; finish(err?: Error): void }[] = [];
+  const statements: { products: readonly Product[]; budgetMs: number; finish(err?: Error): void }[] = [];
   let position = 0;
-  const insertMany = (products: readonly Product[]): Promise<BatchInsertResult> =>
+  const insertMany = (products: readonly Product[], budgetMs: number): Promise<BatchInsertResult> =>
     new Promise((resolve, reject) => {
       statements.push({
         products,
+        budgetMs,
         finish: (err) => {
           if (err !== undefined) return reject(err);
           position++;
@@ -37,13 +38,23 @@ function heldTable(existing: readonly string[] = []) {
   return { ids, statements, insertMany };
 }
 
+/** The database said no to a statement (it rolled back as a whole). */
+class Refused extends Error {}
+
+let now = 0;
+/** InsertGroups over `table`, a 2000 ms bound and a manual clock (`now`). */
+function groupsOver(table: ReturnType<typeof heldTable>, options: { maxInFlight?: number; maxRows?: number } = {}): InsertGroups {
+  now = 0;
+  return new InsertGroups({ insertMany: table.insertMany, timeoutMs: 2000, isRefusal: (err) => err instanceof Refused, clock: () => now, ...options });
+}
+
 /** Lets every settled promise's continuations run. */
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 describe('InsertGroups', () => {
   it('sends an insert at once when nothing is in flight, and groups what arrives meanwhile into one statement', async () => {
     const table = heldTable();
-    const groups = new InsertGroups({ insertMany: table.insertMany, maxInFlight: 1 });
+    const groups = groupsOver(table, { maxInFlight: 1 });
     const first = groups.insert(product('a'));
     expect(table.statements.map((s) => s.products.map((p) => p.id))).toEqual([['a']]);
     const rest = ['b', 'c', 'd'].map((id) => groups.insert(product(id)));
@@ -63,7 +74,7 @@ describe('InsertGroups', () => {
 
   it('keeps up to maxInFlight statements running', async () => {
     const table = heldTable();
-    const groups = new InsertGroups({ insertMany: table.insertMany, maxInFlight: 2 });
+    const groups = groupsOver(table, { maxInFlight: 2 });
     void groups.insert(product('a'));
     void groups.insert(product('b'));
     void groups.insert(product('c'));
@@ -72,7 +83,7 @@ describe('InsertGroups', () => {
 
   it('answers null to an id that exists, and to the second of two inserts of one id in a group', async () => {
     const table = heldTable(['old']);
-    const groups = new InsertGroups({ insertMany: table.insertMany, maxInFlight: 1 });
+    const groups = groupsOver(table, { maxInFlight: 1 });
     const blocker = groups.insert(product('x'));
     const results = Promise.all([groups.insert(product('old')), groups.insert(product('new')), groups.insert(product('new'))]);
     table.statements[0]!.finish();
@@ -84,7 +95,7 @@ describe('InsertGroups', () => {
 
   it('fails every insert of a group with the database unavailable (each may have committed), without retrying', async () => {
     const table = heldTable();
-    const groups = new InsertGroups({ insertMany: table.insertMany, maxInFlight: 1 });
+    const groups = groupsOver(table, { maxInFlight: 1 });
     const blocker = groups.insert(product('x'));
     const results = Promise.allSettled([groups.insert(product('a')), groups.insert(product('b'))]);
     table.statements[0]!.finish();
@@ -97,27 +108,62 @@ describe('InsertGroups', () => {
     expect(table.statements).toHaveLength(2);
   });
 
-  it('retries a group refused for another reason one insert at a time, so only the refused row fails', async () => {
+  it('retries a refused group one insert at a time, in order, so only the refused row fails', async () => {
     const table = heldTable();
-    const groups = new InsertGroups({ insertMany: table.insertMany, maxInFlight: 1 });
+    const groups = groupsOver(table, { maxInFlight: 1 });
     const blocker = groups.insert(product('x'));
     const results = Promise.allSettled([groups.insert(product('good')), groups.insert(product('bad')), groups.insert(product('fine'))]);
     table.statements[0]!.finish();
     await blocker;
     await settle();
-    table.statements[1]!.finish(new Error('invalid byte sequence'));
-    await settle();
-    const alone = table.statements.slice(2);
-    expect(alone.map((s) => s.products.map((p) => p.id))).toEqual([['good'], ['bad'], ['fine']]);
-    for (const s of alone) s.finish(s.products[0]!.id === 'bad' ? new Error('invalid byte sequence') : undefined);
+    table.statements[1]!.finish(new Refused('invalid byte sequence'));
+    // One at a time: the next is sent when the one before answered.
+    for (const id of ['good', 'bad', 'fine']) {
+      await settle();
+      const last = table.statements[table.statements.length - 1]!;
+      expect(last.products.map((p) => p.id)).toEqual([id]);
+      last.finish(id === 'bad' ? new Refused('invalid byte sequence') : undefined);
+    }
     const settled = await results;
     expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(table.ids.has('good') && table.ids.has('fine') && !table.ids.has('bad')).toBe(true);
   });
 
+  it('fails every insert of a group, without retrying, when the failure is not a refusal (it may have committed)', async () => {
+    const table = heldTable();
+    const groups = groupsOver(table, { maxInFlight: 1 });
+    const blocker = groups.insert(product('x'));
+    const results = Promise.allSettled([groups.insert(product('a')), groups.insert(product('b'))]);
+    table.statements[0]!.finish();
+    await blocker;
+    await settle();
+    table.statements[1]!.finish(new RangeError('transaction id is not a safe integer'));
+    expect((await results).map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(table.statements).toHaveLength(2);
+  });
+
+  it('fails an insert still queued at its deadline without sending it, and gives a group its oldest member\'s remaining time', async () => {
+    const table = heldTable();
+    const groups = groupsOver(table, { maxInFlight: 1 });
+    const blocker = groups.insert(product('x'));
+    expect(table.statements[0]!.budgetMs).toBe(2000);
+    const late = groups.insert(product('late')).catch((err: unknown) => err); // queued at 0 ms: deadline 2000
+    now = 1500;
+    const recent = groups.insert(product('recent')); // queued at 1500 ms: deadline 3500
+    now = 2000;
+    table.statements[0]!.finish();
+    await blocker;
+    await settle();
+    expect(await late).toBeInstanceOf(DatabaseUnavailableError);
+    expect(table.statements.map((s) => s.products.map((p) => p.id))).toEqual([['x'], ['recent']]);
+    expect(table.statements[1]!.budgetMs).toBe(1500);
+    table.statements[1]!.finish();
+    expect(await recent).toEqual({ id: 'recent', position: 2 });
+  });
+
   it('caps a group at maxRows', async () => {
     const table = heldTable();
-    const groups = new InsertGroups({ insertMany: table.insertMany, maxInFlight: 1, maxRows: 2 });
+    const groups = groupsOver(table, { maxInFlight: 1, maxRows: 2 });
     const blocker = groups.insert(product('x'));
     const all = ['a', 'b', 'c'].map((id) => groups.insert(product(id)));
     table.statements[0]!.finish();
@@ -132,7 +178,7 @@ describe('InsertGroups', () => {
 
   it('refuses bad limits', () => {
     const table = heldTable();
-    expect(() => new InsertGroups({ insertMany: table.insertMany, maxInFlight: 0 })).toThrow('maxInFlight must be a positive integer, got 0');
-    expect(() => new InsertGroups({ insertMany: table.insertMany, maxRows: 1.5 })).toThrow('maxRows must be a positive integer, got 1.5');
+    expect(() => groupsOver(table, { maxInFlight: 0 })).toThrow('maxInFlight must be a positive integer, got 0');
+    expect(() => groupsOver(table, { maxRows: 1.5 })).toThrow('maxRows must be a positive integer, got 1.5');
   });
 });

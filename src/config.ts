@@ -36,7 +36,7 @@ export interface Config {
   readonly databaseTimeoutMs: number;
   /** SQLite page cache per connection (the writer's and the reader's), in MiB. */
   readonly sqliteCacheMb: number;
-  /** Niceness of the SQLite writer thread: under CPU contention commits yield to the lookups. */
+  /** How much nicer than the process the SQLite writer thread runs: under CPU contention commits yield to the lookups. */
   readonly sqliteWriterNice: number;
   readonly productsFile: string;
   /** `memory://` (or its old name `fakeredis://`) runs an in-process stand-in. */

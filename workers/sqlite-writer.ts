@@ -370,12 +370,14 @@ port.on('message', (request: WriterRequest) => {
 
 /**
  * This thread's Linux thread id, from /proc/thread-self (`<pid>/task/<tid>`);
- * null elsewhere. setpriority(2) with a thread id sets that thread alone.
+ * null elsewhere, or when that /proc belongs to another pid namespace (its
+ * pid is not ours, so its tid would name some other task).
+ * setpriority(2) with a thread id sets that thread alone.
  */
 function threadId(): number | null {
   try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    return Number.isSafeInteger(tid) && tid > 0 ? tid : null;
+    const [pid, , tid] = readlinkSync('/proc/thread-self').split('/').map(Number);
+    return pid === process.pid && Number.isSafeInteger(tid) && tid! > 0 ? tid! : null;
   } catch {
     return null;
   }
@@ -384,14 +386,15 @@ function threadId(): number | null {
 /**
  * Under CPU contention the event loop that answers the flood goes first: a
  * nicer writer thread yields the core to it, so commits slow down instead of
- * the guard (measured in load/RESULTS.md). Raising one's own niceness needs no
- * privilege. Without contention it changes nothing.
+ * the guard (measured in load/RESULTS.md). `by` is relative to the niceness
+ * the thread was born with (the process's): raising it needs no privilege,
+ * even when the whole service already runs niced. No contention, no effect.
  */
-function lowerPriority(nice: number): { tid: number | null; nice: number | null } {
+function lowerPriority(by: number): { tid: number | null; nice: number | null } {
   const tid = threadId();
   if (tid === null) return { tid, nice: null };
   try {
-    if (nice !== 0) setPriority(tid, nice);
+    if (by !== 0) setPriority(tid, Math.min(19, getPriority(tid) + by));
     return { tid, nice: getPriority(tid) };
   } catch {
     return { tid, nice: null };

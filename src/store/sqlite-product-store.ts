@@ -38,7 +38,7 @@ import type {
   ProductStore,
   StoredProduct,
 } from './product-store.js';
-import type { SqliteWriterData, WriterMessage, WriterRequest, WriterResult } from './sqlite-writer-protocol.js';
+import type { SqliteWriterData, WriterMessage, WriterRequest, WriterResult, WriterThreadInfo } from './sqlite-writer-protocol.js';
 
 export interface SqliteProductStoreOptions {
   /** The database file; its parent directory is created. Not `:memory:` (two connections share the file). */
@@ -51,9 +51,10 @@ export interface SqliteProductStoreOptions {
    */
   readonly cacheSizeKiB?: number;
   /**
-   * Niceness of the writer thread, 0 (default: as this thread) to 19 (Linux;
-   * ignored elsewhere). Above 0 the thread yields the CPU to the event loop
-   * under contention: commits slow down, lookups do not (load/RESULTS.md).
+   * How much nicer than this process the writer thread makes itself, 0
+   * (default: not at all) to 19, capped at niceness 19 (Linux; ignored
+   * elsewhere). Above 0 the thread yields the CPU to the event loop under
+   * contention: commits slow down, lookups do not (load/RESULTS.md).
    */
   readonly writerNice?: number;
   /** How long a write waits for another process's write lock (busy_timeout). Default 5000. */
@@ -173,7 +174,7 @@ export class SqliteProductStore implements ProductStore {
   #seq = 0;
   #writer: WriterThread | undefined;
   #commits = 0;
-  #writerThread: { readonly tid: number | null; readonly nice: number | null } = { tid: null, nice: null };
+  #writerThread: WriterThreadInfo = { tid: null, nice: null };
   #reader: Database.Database | undefined;
   #statements: ReadStatements | undefined;
   #lock: { namespace: string; token: string; heartbeat: NodeJS.Timeout } | undefined;
@@ -211,7 +212,7 @@ export class SqliteProductStore implements ProductStore {
   }
 
   /** The current writer thread's Linux thread id and niceness, as it reported them (null: unknown). */
-  get writerThread(): { readonly tid: number | null; readonly nice: number | null } {
+  get writerThread(): WriterThreadInfo {
     return this.#writerThread;
   }
 
@@ -254,8 +255,7 @@ export class SqliteProductStore implements ProductStore {
       if (message.type === 'ready') {
         this.#writerThread = { tid: message.tid, nice: message.nice };
         settle?.resolve();
-      }
-      else if (message.type === 'openFailed') {
+      } else if (message.type === 'openFailed') {
         failure = new DatabaseUnavailableError(`cannot open ${this.#options.path}: ${message.detail}`);
         settle?.reject(failure);
       } else this.#settle(message.results, message.commits);

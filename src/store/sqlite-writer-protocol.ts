@@ -9,8 +9,14 @@ export interface SqliteWriterData {
   readonly synchronous: 'full' | 'normal';
   readonly cacheSizeKiB: number;
   readonly busyTimeoutMs: number;
-  /** Niceness the writer thread gives itself (0: leave it); see SqliteProductStoreOptions.writerNice. */
+  /** How much nicer than the process the writer thread makes itself (0: not); see SqliteProductStoreOptions.writerNice. */
   readonly nice: number;
+}
+
+/** The writer thread as it reported itself: Linux thread id and niceness, null when unknown. */
+export interface WriterThreadInfo {
+  readonly tid: number | null;
+  readonly nice: number | null;
 }
 
 export interface ProductFields {
@@ -65,7 +71,7 @@ export type WriterResult =
 /** What the writer thread posts back. */
 export type WriterMessage =
   /** The thread's Linux thread id and its niceness now (null where /proc cannot say). */
-  | { readonly type: 'ready'; readonly tid: number | null; readonly nice: number | null }
+  | ({ readonly type: 'ready' } & WriterThreadInfo)
   | { readonly type: 'openFailed'; readonly code: WriterErrorCode; readonly detail: string }
   /** One group commit's results (or a read's), with the writer's commit count so far. */
   | { readonly type: 'results'; readonly results: readonly WriterResult[]; readonly commits: number };

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { getPriority, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -59,14 +59,28 @@ describe('SqliteProductStore', () => {
     const { tid } = nice.writerThread;
     expect(tid).not.toBeNull();
     expect(tid).not.toBe(process.pid);
-    expect(nice.writerThread.nice).toBe(7);
-    expect(kernelNice(tid!)).toBe(7);
+    // Relative to the process's niceness (a service started with `nice -n 5` gets 12), capped at 19.
+    expect(nice.writerThread.nice).toBe(Math.min(19, mainBefore + 7));
+    expect(kernelNice(tid!)).toBe(Math.min(19, mainBefore + 7));
     expect(getPriority()).toBe(mainBefore);
     await nice.close();
     // Another file, the default: the writer keeps the niceness it was born with.
     const plain = await SqliteProductStore.open({ path: join(dir, 'other.db') });
     open.push(plain);
     expect(kernelNice(plain.writerThread.tid!)).toBe(mainBefore);
+  });
+
+  it('counts the writer niceness from the process\'s own: a service started with `nice -n 5` gets 5 + 7', () => {
+    const store = new URL('../../src/store/sqlite-product-store.ts', import.meta.url).href;
+    const script = `const { SqliteProductStore } = await import(${JSON.stringify(store)});
+      const s = await SqliteProductStore.open({ path: ${JSON.stringify(join(dir, 'niced.db'))}, writerNice: 7 });
+      console.log(JSON.stringify(s.writerThread)); await s.close();`;
+    const file = join(dir, 'niced.mjs');
+    writeFileSync(file, script);
+    const child = spawnSync('nice', ['-n', '5', process.execPath, '--import', 'tsx', file], { encoding: 'utf8' });
+    expect(child.stderr).toBe('');
+    const base = getPriority() + 5;
+    expect(JSON.parse(child.stdout)).toMatchObject({ nice: Math.min(19, base + 7) });
   });
 
   it('refuses a writer niceness outside 0-19', async () => {

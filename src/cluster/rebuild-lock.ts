@@ -15,8 +15,8 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { clusterKeys } from './cluster-keys.js';
 
-/** KEYS: lock. ARGV: token, lease ms (0: release). */
-const RENEW_OR_RELEASE = `
+/** KEYS: lock. ARGV: token, lease ms (0: release). Shared with the snapshot lock, whose token is checked the same way. */
+export const RENEW_OR_RELEASE = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if ARGV[2] == '0' then redis.call('DEL', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 1

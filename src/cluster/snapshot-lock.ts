@@ -19,6 +19,7 @@
  */
 import type { Redis } from 'ioredis';
 import { clusterKeys, type ClusterKeys } from './cluster-keys.js';
+import { RENEW_OR_RELEASE } from './rebuild-lock.js';
 
 export const FENCE_FIELD = 'fence';
 
@@ -37,13 +38,6 @@ local text = string.format('%.0f', token)
 redis.call('SET', KEYS[2], text)
 redis.call('SET', KEYS[1], text, 'PX', ARGV[1])
 return text
-`;
-
-/** KEYS: lock. ARGV: token, lease ms (0: release). */
-const RENEW_OR_RELEASE = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-if ARGV[2] == '0' then redis.call('DEL', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 1
 `;
 
 /** KEYS: snapshot hash. ARGV: token, field, value, field, value, ... */

@@ -32,15 +32,6 @@ export interface UseCases {
   readonly audit: FalseNegativeAudit;
   readonly guard: LookupGuard;
   readonly writer: ProductWriter;
-  /** The local cache of hot products; undefined when off (LOCAL_CACHE_ENTRIES=0 or memory://). */
-  readonly local: LocalProductCache | undefined;
-  /**
-   * Drops the id's local entry (a no-op when the cache is off). Cluster mode
-   * calls it for every delete another instance made (ClusterMember.onRemoteDelete):
-   * tracking drops it too when the delete's Redis write lands; this does not
-   * wait for that, and holds when that write failed.
-   */
-  readonly invalidateLocal: (id: string) => void;
 }
 
 export interface UseCaseDeps {
@@ -107,13 +98,14 @@ export function wireUseCases(d: UseCaseDeps): UseCases {
   const writer = new ProductWriter({ products, active, cache, redis, watermark, snapshotter, unconfirmed, logger, flights: guard, ...(cluster === undefined ? {} : { cluster }), ...(local === undefined ? {} : { local }) });
   closers.push('cache-write retries', () => writer.close());
   if (cluster !== undefined) closers.push('lookup flights: remote creates', cluster.onRemoteCreate((ids) => guard.forgetFlights(ids)));
+  // Tracking drops the entry too once the delete's Redis write lands; this does not wait for that, and holds when that write failed.
   if (cluster !== undefined && local !== undefined) closers.push('local cache: remote deletes', cluster.onRemoteDelete((id) => local.invalidate(id)));
   const unsubscribe = redis.onStatusChange((healthy) => {
     logger.info(healthy ? 'redis is back' : 'redis unreachable; serving degraded (filter + database)');
     if (healthy) void writer.retryUnconfirmed();
   });
   closers.push('redis status listener', unsubscribe);
-  return { watermark, snapshotter, audit, guard, writer, local, invalidateLocal: (id) => local?.invalidate(id) };
+  return { watermark, snapshotter, audit, guard, writer };
 }
 
 /**

@@ -422,12 +422,7 @@ export class SqliteProductStore implements ProductStore {
   async #recycleWriter(): Promise<void> {
     const writer = this.#writer;
     if (writer === undefined || this.#recycling !== undefined) return;
-    const exited = new Promise<void>((resolve) => writer.worker.once('exit', () => resolve()));
-    this.#recycling = (async () => {
-      // No answer within writeTimeoutMs (a stuck thread): end it, or `exited` never comes.
-      await this.#call({ seq: this.#next(), op: 'close' }, { closing: true }).catch(() => writer.worker.terminate());
-      await exited;
-    })();
+    this.#recycling = this.#stopWriter(writer);
     try {
       await this.#recycling;
     } finally {
@@ -494,6 +489,17 @@ export class SqliteProductStore implements ProductStore {
     this.#writer?.worker.postMessage({ seq: this.#next(), op: 'stall', ms } satisfies WriterRequest);
   }
 
+  /**
+   * Ends the writer thread once everything sent before is applied and answered
+   * (messages arrive in order), and resolves when it exited.
+   */
+  async #stopWriter(writer: WriterThread): Promise<void> {
+    const exited = new Promise<void>((resolve) => writer.worker.once('exit', () => resolve()));
+    // No answer within writeTimeoutMs (a stuck thread): end it, or `exited` never comes.
+    await this.#call({ seq: this.#next(), op: 'close' }, { closing: true }).catch(() => writer.worker.terminate());
+    await exited;
+  }
+
   /** Drains pending writes, releases the instance lock, stops the writer thread, closes the read connection. Safe to call twice. */
   async close(): Promise<void> {
     if (this.#closed || this.#closing) return;
@@ -512,14 +518,7 @@ export class SqliteProductStore implements ProductStore {
     // close checkpoints the WAL into the file (a read-only last connection cannot).
     this.#statements = undefined;
     if (this.#reader?.open === true) this.#reader.close();
-    const writer = this.#writer;
-    if (writer !== undefined) {
-      const exited = new Promise<void>((resolve) => writer.worker.once('exit', () => resolve()));
-      // Everything sent before this is applied and answered first (messages arrive in order).
-      // No answer within writeTimeoutMs (a stuck thread): end it, or `exited` never comes.
-      await this.#call({ seq: this.#next(), op: 'close' }, { closing: true }).catch(() => writer.worker.terminate());
-      await exited;
-    }
+    if (this.#writer !== undefined) await this.#stopWriter(this.#writer);
     this.#closed = true;
   }
 }

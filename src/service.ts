@@ -83,18 +83,15 @@ export async function startService(config: Config, logger: Logger, options: Star
   /** Cluster mode: set once wired; closing stops a join that waits for Redis. */
   let cluster: ClusterMember | undefined;
   try {
-    let opened: OpenedProducts | DatabaseUnavailableError;
-    try {
-      opened = await openProducts(openOptions);
-    } catch (err) {
-      if (!(err instanceof DatabaseUnavailableError)) throw err;
-      opened = err;
-    }
+    const opened = await openProducts(openOptions).catch((err: unknown) => {
+      if (err instanceof DatabaseUnavailableError) return err;
+      throw err;
+    });
+    const stores = await openRedisStores(config, logger, closers);
     let parts: ServedParts | undefined;
     if (opened instanceof DatabaseUnavailableError) {
       // Serve /health (503 database_unavailable) while the database is retried.
       state.waitingForDatabase = true;
-      const stores = await openRedisStores(config, logger, closers);
       const http = await openHttp({ config, logger, metrics, state, parts: () => parts, closers });
       port = http.port;
       logger.info('listening; waiting for the product database', { host: config.host, port });
@@ -110,7 +107,6 @@ export async function startService(config: Config, logger: Logger, options: Star
         return becomeReady(wired.ready);
       });
     } else {
-      const stores = await openRedisStores(config, logger, closers);
       const wired = await wire({ config, logger, metrics, state, closers, stores, opened });
       cluster = wired.ready.cluster;
       const http = await openHttp({ config, logger, metrics, state, parts: () => parts, closers });

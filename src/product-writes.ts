@@ -259,15 +259,18 @@ export class ProductWriter {
     unconfirmed.track(id, write);
     local?.invalidate(id);
     return this.#send(id, write).then(
-      () => {
-        unconfirmed.confirm(id, write);
-        local?.invalidate(id);
-      },
+      () => this.#landed(id, write),
       () => {
         local?.invalidate(id);
         this.#scheduleRetry(); // stays pending (lookups bypass the cache) until a retry lands
       },
     );
+  }
+
+  /** Redis has the write: lookups use the cache again, and the local entry a GET read before the SET landed is dropped. */
+  #landed(id: string, write: CacheWrite): void {
+    this.#o.unconfirmed.confirm(id, write);
+    this.#o.local?.invalidate(id);
   }
 
   #send(id: string, write: CacheWrite): Promise<void> {
@@ -294,10 +297,7 @@ export class ProductWriter {
     await Promise.all(
       unconfirmed.entries().map(([id, write]) =>
         this.#send(id, write).then(
-          () => {
-            unconfirmed.confirm(id, write);
-            this.#o.local?.invalidate(id);
-          },
+          () => this.#landed(id, write),
           () => this.#scheduleRetry(),
         ),
       ),

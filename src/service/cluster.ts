@@ -202,11 +202,6 @@ export class ClusterMember implements ClusterConfirm, ClusterSnapshots {
     return () => this.#createHooks.delete(hook);
   }
 
-  /** The database watermark of the catch-up: every row below it is in the filter. */
-  get watermark(): Position | undefined {
-    return this.#catchUp?.watermark;
-  }
-
   /** The last applied feed entry id. */
   feedPosition(): string {
     return this.#reader?.position ?? STREAM_START;

@@ -192,11 +192,10 @@ class EnvReader {
 }
 
 /** The rule for DATABASE_URL, as the config error states it. */
-export const DATABASE_URL_RULE = 'must start with postgres://, postgresql:// or sqlite: (unset: SQLite at DB_PATH)';
+const DATABASE_URL_RULE = 'must start with postgres://, postgresql:// or sqlite: (unset: SQLite at DB_PATH)';
 
 /** The backend a DATABASE_URL selects, or undefined when its scheme is not one bloomgate knows. */
-export function databaseFromUrl(url: string | undefined, dbPath: string): DatabaseConfig | undefined {
-  if (url === undefined) return { kind: 'sqlite', path: dbPath };
+function databaseFromUrl(url: string, dbPath: string): DatabaseConfig | undefined {
   if (isPostgresUrl(url)) return { kind: 'postgres', url };
   const sqlite = /^sqlite:(?:\/\/)?(.*)$/is.exec(url);
   if (sqlite !== null) return { kind: 'sqlite', path: sqlite[1] === '' || sqlite[1] === undefined ? dbPath : sqlite[1] };
@@ -214,7 +213,8 @@ export function loadConfig(env: Env): Config {
   const r = new EnvReader(env);
   const dbPath = r.string('DB_PATH', 'data/products.db');
   const databaseUrl = r.valid('DATABASE_URL', '', (url) => databaseFromUrl(url, dbPath) !== undefined, DATABASE_URL_RULE, redactUrl);
-  const database = databaseFromUrl(databaseUrl === '' ? undefined : databaseUrl, dbPath) ?? { kind: 'sqlite', path: dbPath };
+  // Unset (or refused, with the problem recorded): SQLite at DB_PATH.
+  const database = (databaseUrl === '' ? undefined : databaseFromUrl(databaseUrl, dbPath)) ?? { kind: 'sqlite', path: dbPath };
   const config: Omit<Config, 'cluster'> = {
     port: r.integer('PORT', 8000, 0, 65535),
     host: r.string('HOST', '0.0.0.0'),

@@ -25,7 +25,7 @@ import { readBody, parseJson } from './request-body.js';
 import { ROUTES, UNMATCHED_LABEL, allowedMethods, type Auth, type Method, type Needs, type Route, type RouteHandler, type RouteResult } from './routes.js';
 import { errorJson, statusLine, writeError, writeJson } from './respond.js';
 
-export type { HttpApi, Phase, ServiceStatusBodies, StatusBodies } from './http-api.js';
+export type { HttpApi, Phase, StatusBodies } from './http-api.js';
 export { MAX_BATCH_BODY_BYTES, MAX_BODY_BYTES } from './routes.js';
 
 const JSON_TYPE = 'application/json';

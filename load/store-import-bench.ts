@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PostgresProductStore } from '../src/store/postgres-product-store.js';
+import type { ProductStore } from '../src/store/product-store.js';
 import { SqliteProductStore } from '../src/store/sqlite-product-store.js';
 import { existingId } from './products-file.js';
 import { createScratchDatabase } from './scratch-database.js';
@@ -34,19 +35,23 @@ function shuffledIds(n: number): string[] {
   return ids;
 }
 
+/** Times `store.importIds(ids)` into the empty store, checks every id landed, and closes the store. */
+async function timedImport(store: ProductStore, ids: readonly string[]): Promise<number> {
+  try {
+    const t = performance.now();
+    const result = await store.importIds(ids);
+    const ms = performance.now() - t;
+    if (result?.imported !== ids.length || (await store.count()) !== ids.length) throw new Error('import incomplete');
+    return ms;
+  } finally {
+    await store.close();
+  }
+}
+
 async function sqliteImport(ids: readonly string[]): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'bloomgate-import-'));
   try {
-    const store = await SqliteProductStore.open({ path: join(dir, 'products.db'), synchronous: 'full' });
-    try {
-      const t = performance.now();
-      const result = await store.importIds(ids);
-      const ms = performance.now() - t;
-      if (result?.imported !== ids.length || (await store.count()) !== ids.length) throw new Error('import incomplete');
-      return ms;
-    } finally {
-      await store.close();
-    }
+    return await timedImport(await SqliteProductStore.open({ path: join(dir, 'products.db'), synchronous: 'full' }), ids);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -55,16 +60,7 @@ async function sqliteImport(ids: readonly string[]): Promise<number> {
 async function postgresImport(ids: readonly string[]): Promise<number> {
   const db = await createScratchDatabase();
   try {
-    const store = await PostgresProductStore.open({ url: db.url });
-    try {
-      const t = performance.now();
-      const result = await store.importIds(ids);
-      const ms = performance.now() - t;
-      if (result?.imported !== ids.length || (await store.count()) !== ids.length) throw new Error('import incomplete');
-      return ms;
-    } finally {
-      await store.close();
-    }
+    return await timedImport(await PostgresProductStore.open({ url: db.url }), ids);
   } finally {
     await db.drop();
   }

@@ -60,6 +60,11 @@ function checkTtl(name: string, value: number): void {
   if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a positive number of seconds, got ${value}`);
 }
 
+/** A positive entry's value: the three fields only, whatever else the object carries. */
+function productJson(product: Product): string {
+  return JSON.stringify({ id: product.id, name: product.name, price: product.price });
+}
+
 /** The cached product, or undefined when `raw` is not a product with this id. */
 function parseProduct(raw: string, id: string): Product | undefined {
   let value: unknown;
@@ -142,8 +147,7 @@ export class ProductCache {
 
   /** Caches the product (overwriting a negative marker), PX = ttlS with +-10% jitter. */
   setProduct(product: Product): Promise<void> {
-    const json = JSON.stringify({ id: product.id, name: product.name, price: product.price });
-    return this.#overwrite(this.keyFor(product.id), json, jitteredTtlMs(this.ttlS, this.random));
+    return this.#overwrite(this.keyFor(product.id), productJson(product), jitteredTtlMs(this.ttlS, this.random));
   }
 
   /**
@@ -155,8 +159,7 @@ export class ProductCache {
    * a miss until it expires or a write overwrites it.)
    */
   async fillProduct(product: Product): Promise<void> {
-    const json = JSON.stringify({ id: product.id, name: product.name, price: product.price });
-    await this.redis.client.set(this.keyFor(product.id), json, 'PX', jitteredTtlMs(this.ttlS, this.random), 'NX');
+    await this.redis.client.set(this.keyFor(product.id), productJson(product), 'PX', jitteredTtlMs(this.ttlS, this.random), 'NX');
   }
 
   /**

@@ -34,6 +34,7 @@
  *   recent.noteCreated(ids);                 // for every applied create entry, own ones included
  *   if (cached.kind === 'absent' && !recent.trustsNegative(id)) goToDatabase();
  */
+import { RecentIds } from './recent-ids.js';
 
 export interface RecentCreatesOptions {
   /** How long after an applied create (or after failing open) markers are not trusted. */
@@ -54,49 +55,34 @@ export interface RecentCreatesOptions {
 
 export class RecentCreates {
   readonly #holdMs: number;
+  readonly #ids: RecentIds;
   readonly #mayReject: () => boolean;
   readonly #registrations: () => number;
   #seenRegistrations: number;
   readonly #clock: () => number;
-  readonly #maxIds: number;
-  /** id -> expiry; a Map iterates in insertion order, and expiries grow with it (same holdMs). */
-  readonly #until = new Map<string, { readonly until: number }>();
   /** Clock time before which no marker is trusted (the last time we were seen failing open + holdMs). */
   #distrustUntil: number;
-  /** The set overflowed: no marker is trusted before this. */
-  #overflowUntil = -Infinity;
 
   constructor(options: RecentCreatesOptions) {
-    if (!(options.holdMs >= 0)) throw new RangeError(`options.holdMs must be >= 0, got ${options.holdMs}`);
+    // Past maxIds: forget them, and trust no marker for as long as they would have been held.
+    this.#ids = new RecentIds(options.holdMs, options.maxIds ?? 1_000_000);
     this.#holdMs = options.holdMs;
     this.#mayReject = options.mayReject;
     this.#registrations = options.registrations ?? (() => 0);
     this.#seenRegistrations = this.#registrations();
     this.#clock = options.clock ?? (() => performance.now());
-    this.#maxIds = options.maxIds ?? 1_000_000;
     // A fresh instance was failing open until now.
     this.#distrustUntil = this.#clock() + this.#holdMs;
   }
 
   /** Ids currently remembered. */
   get size(): number {
-    return this.#until.size;
+    return this.#ids.size;
   }
 
   /** Call once a create's ids are in this instance's filter (feed entry applied, or own create). */
   noteCreated(ids: readonly string[]): void {
-    const now = this.#clock();
-    this.#expire(now);
-    const until = now + this.#holdMs;
-    for (const id of ids) {
-      this.#until.delete(id); // re-insert at the end: keeps insertion order = expiry order
-      this.#until.set(id, { until });
-    }
-    if (this.#until.size > this.#maxIds) {
-      // Too many to remember: forget them, and trust no marker for as long as they would have been held.
-      this.#until.clear();
-      this.#overflowUntil = until;
-    }
+    this.#ids.note(ids, this.#clock());
   }
 
   /**
@@ -119,15 +105,6 @@ export class RecentCreates {
   trustsNegative(id: string): boolean {
     this.observe();
     const now = this.#clock();
-    if (now < this.#distrustUntil || now < this.#overflowUntil) return false;
-    const entry = this.#until.get(id);
-    return entry === undefined || entry.until <= now;
-  }
-
-  #expire(now: number): void {
-    for (const [id, { until }] of this.#until) {
-      if (until > now) break;
-      this.#until.delete(id);
-    }
+    return now >= this.#distrustUntil && !this.#ids.has(id, now);
   }
 }

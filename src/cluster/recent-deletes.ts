@@ -20,6 +20,7 @@
  *   deletes.noteDeleted(entry.ids);                 // a delete entry applied
  *   if (cached.kind === 'product' && !deletes.trustsProduct(id)) readTheDatabase();
  */
+import { RecentIds } from './recent-ids.js';
 
 export interface RecentDeletesOptions {
   readonly holdMs: number;
@@ -30,55 +31,30 @@ export interface RecentDeletesOptions {
 }
 
 export class RecentDeletes {
-  readonly #holdMs: number;
   readonly #clock: () => number;
-  readonly #maxIds: number;
-  /** id -> expiry; insertion order is expiry order (same holdMs, re-inserted on each note). */
-  readonly #until = new Map<string, number>();
-  #overflowUntil = -Infinity;
+  readonly #ids: RecentIds;
 
   constructor(options: RecentDeletesOptions) {
-    if (!(options.holdMs >= 0)) throw new RangeError(`options.holdMs must be >= 0, got ${options.holdMs}`);
-    this.#holdMs = options.holdMs;
+    this.#ids = new RecentIds(options.holdMs, options.maxIds ?? 1_000_000);
     this.#clock = options.clock ?? (() => performance.now());
-    this.#maxIds = options.maxIds ?? 1_000_000;
   }
 
   get size(): number {
-    return this.#until.size;
+    return this.#ids.size;
   }
 
   /** A delete of `ids` was applied here. */
   noteDeleted(ids: readonly string[]): void {
-    const now = this.#clock();
-    this.#expire(now);
-    for (const id of ids) {
-      this.#until.delete(id);
-      this.#until.set(id, now + this.#holdMs);
-    }
-    if (this.#until.size > this.#maxIds) {
-      this.#until.clear();
-      this.#overflowUntil = now + this.#holdMs;
-    }
+    this.#ids.note(ids, this.#clock());
   }
 
   /** A create of `ids` was applied here: a product cached for them now is the new row. */
   noteCreated(ids: readonly string[]): void {
-    for (const id of ids) this.#until.delete(id);
+    this.#ids.forget(ids);
   }
 
   /** May a product cached in Redis for `id` be served? */
   trustsProduct(id: string): boolean {
-    const now = this.#clock();
-    if (now < this.#overflowUntil) return false;
-    const until = this.#until.get(id);
-    return until === undefined || until <= now;
-  }
-
-  #expire(now: number): void {
-    for (const [id, until] of this.#until) {
-      if (until > now) break;
-      this.#until.delete(id);
-    }
+    return !this.#ids.has(id, this.#clock());
   }
 }

@@ -40,6 +40,7 @@ import type {
   WriterMessage,
   WriterRequest,
   WriterResult,
+  WriterThreadInfo,
 } from '../src/store/sqlite-writer-protocol.js';
 
 const port = parentPort;
@@ -390,7 +391,7 @@ function threadId(): number | null {
  * the thread was born with (the process's): raising it needs no privilege,
  * even when the whole service already runs niced. No contention, no effect.
  */
-function lowerPriority(by: number): { tid: number | null; nice: number | null } {
+function lowerPriority(by: number): WriterThreadInfo {
   const tid = threadId();
   if (tid === null) return { tid, nice: null };
   try {

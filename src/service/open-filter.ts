@@ -48,6 +48,12 @@ async function resolveSeed(config: Config, products: SettingsStore): Promise<num
  * the filter as its last snapshot was and can restore it.
  */
 async function resolveCapacity(config: Config, products: SettingsStore): Promise<number> {
-  const grown = Number((await products.setting(CAPACITY_SETTING)) ?? 0);
-  return Number.isSafeInteger(grown) && grown > config.capacity ? grown : config.capacity;
+  const grown = await storedCapacity(products);
+  return grown !== undefined && grown > config.capacity ? grown : config.capacity;
+}
+
+/** The capacity an online rebuild grew the filter to (kept in the database), or undefined when none. */
+export async function storedCapacity(products: Pick<ProductStore, 'setting'>): Promise<number | undefined> {
+  const stored = Number((await products.setting(CAPACITY_SETTING)) ?? 0);
+  return Number.isSafeInteger(stored) && stored > 0 ? stored : undefined;
 }

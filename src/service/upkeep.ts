@@ -13,8 +13,9 @@ import type { Metrics } from '../metrics/registry.js';
 import type { Snapshotter } from '../persistence/snapshotter.js';
 import type { ProductStore } from '../store/product-store.js';
 import type { RebuildLock } from '../cluster/rebuild-lock.js';
-import { CAPACITY_SETTING, FilterRebuilder, type RebuildReason } from '../upkeep/online-rebuild.js';
+import { FilterRebuilder, type RebuildReason } from '../upkeep/online-rebuild.js';
 import { ClusterRebuilds } from './cluster-rebuilds.js';
+import { storedCapacity } from './open-filter.js';
 import { RebuildTriggers } from '../upkeep/rebuild-triggers.js';
 
 export interface Upkeep {
@@ -71,10 +72,7 @@ export function wireUpkeep(d: UpkeepDeps): Upkeep {
       lock: d.rebuildLock,
       rebuilder,
       capacity: () => active.filter.layout.params.capacity,
-      storedCapacity: async () => {
-        const stored = Number((await d.products.setting(CAPACITY_SETTING)) ?? 0);
-        return Number.isSafeInteger(stored) && stored > 0 ? stored : undefined;
-      },
+      storedCapacity: () => storedCapacity(d.products),
       logger,
     });
     // Pushed after the rebuilder's close, so closed before it: a gate waiting for the lock stops first.

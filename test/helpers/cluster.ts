@@ -23,7 +23,7 @@ import { Redis } from 'ioredis';
 import { clusterKeys } from '../../src/cluster/cluster-keys.js';
 import { createTestDatabase, type TestDatabase } from './postgres-database.js';
 import { freePort } from './free-port.js';
-import { SHARED_REDIS_URL, deleteNamespaceKeys, uniqueNamespace } from './redis-namespace.js';
+import { SHARED_REDIS_URL, deleteKeysMatching, deleteNamespaceKeys, uniqueNamespace } from './redis-namespace.js';
 import { ServerProcess } from './server-process.js';
 
 /** The bearer token for DELETE and /admin on every instance. */
@@ -187,14 +187,7 @@ export async function deleteClusterKeys(redisUrl: string, namespace: string): Pr
     await deleteNamespaceKeys(client, namespace);
     const keys = clusterKeys(namespace);
     await client.del(keys.feed, keys.epoch, keys.members, keys.applied, keys.snapshotLock, keys.snapshotFenceCounter, keys.snapshotFence);
-    for (const pattern of [keys.lease('*')]) {
-      let cursor = '0';
-      do {
-        const [next, found] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-        cursor = next;
-        if (found.length > 0) await client.del(...found);
-      } while (cursor !== '0');
-    }
+    await deleteKeysMatching(client, keys.lease('*'));
   } finally {
     client.disconnect();
   }

@@ -27,14 +27,17 @@ export function uniqueMemoryUrl(): string {
 
 /** Deletes every `bloom:cache:<ns>:*` and `bloom:state:<ns>:*` key; returns how many. */
 export async function deleteNamespaceKeys(client: Redis, namespace: string): Promise<number> {
+  return (await deleteKeysMatching(client, `bloom:cache:${namespace}:*`)) + (await deleteKeysMatching(client, `bloom:state:${namespace}:*`));
+}
+
+/** Deletes every key matching the glob `pattern` (SCAN, not KEYS); returns how many. */
+export async function deleteKeysMatching(client: Redis, pattern: string): Promise<number> {
   let deleted = 0;
-  for (const pattern of [`bloom:cache:${namespace}:*`, `bloom:state:${namespace}:*`]) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) deleted += await client.del(...keys);
-    } while (cursor !== '0');
-  }
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) deleted += await client.del(...keys);
+  } while (cursor !== '0');
   return deleted;
 }

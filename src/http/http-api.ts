@@ -8,14 +8,13 @@ import type { Metrics } from '../metrics/registry.js';
 import type { ProductWriter } from '../product-writes.js';
 import type { AdminAuth } from './admin-auth.js';
 import type { WriteAuth } from './write-auth.js';
-import type { AdminStatusBody, BloomStatsBody, HealthReport, RebuildStartedBody } from './status-bodies.js';
 
 export type Phase = 'starting' | 'ready' | 'draining';
 
 /**
  * The report bodies the HTTP layer serialises. It needs only objects it can
  * JSON.stringify; the service answers with the named shapes of
- * status-bodies.ts (the default), a test stub with smaller ones.
+ * status-bodies.ts, a test stub with smaller ones.
  */
 export interface StatusBodies {
   readonly health: { readonly status: number; readonly body: object };
@@ -24,15 +23,7 @@ export interface StatusBodies {
   readonly rebuildStarted: object;
 }
 
-/** What the service answers (src/http/status-bodies.ts). */
-export interface ServiceStatusBodies extends StatusBodies {
-  readonly health: HealthReport;
-  readonly bloomStats: BloomStatsBody;
-  readonly adminStatus: AdminStatusBody;
-  readonly rebuildStarted: RebuildStartedBody;
-}
-
-export interface HttpApi<Bodies extends StatusBodies = ServiceStatusBodies> {
+export interface HttpApi<Bodies extends StatusBodies = StatusBodies> {
   readonly phase: () => Phase;
   readonly guard: Pick<LookupGuard, 'inline' | 'rejects' | 'localHit' | 'rejectsInPool' | 'resolve'>;
   readonly writer: Pick<ProductWriter, 'create' | 'createBatch' | 'delete' | 'update'>;

@@ -12,7 +12,7 @@
  *   { method: 'GET', pattern: '/health', label: 'GET /health', needs: 'nothing', auth: 'none',
  *     handle: (api) => { const { status, body } = api.health(); return { status, body: JSON.stringify(body) }; } }
  */
-import type { HttpApi, StatusBodies } from './http-api.js';
+import type { HttpApi } from './http-api.js';
 import { parseIdBatch, parseProduct, parseProductBatch, parseProductUpdate } from './bodies.js';
 import { decodeIdParam } from './product-id-param.js';
 import { buildOpenApi } from './openapi.js';
@@ -53,7 +53,7 @@ export interface RouteInput {
   readonly body: unknown;
 }
 
-export type RouteHandler = (api: HttpApi<StatusBodies>, input: RouteInput) => RouteResult | Promise<RouteResult>;
+export type RouteHandler = (api: HttpApi, input: RouteInput) => RouteResult | Promise<RouteResult>;
 
 export interface Route {
   readonly method: Method;

@@ -19,7 +19,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from '
 import { BloomgateError, MethodNotAllowedError, RouteNotFoundError, ShuttingDownError, StartingError } from '../errors.js';
 import type { LookupOutcome } from '../guard.js';
 import type { RequestHistogram } from '../metrics/request-histogram.js';
-import type { HttpApi, StatusBodies } from './http-api.js';
+import type { HttpApi } from './http-api.js';
 import { decodeIdParam } from './product-id-param.js';
 import { readBody, parseJson } from './request-body.js';
 import { ROUTES, UNMATCHED_LABEL, allowedMethods, type Auth, type Method, type Needs, type Route, type RouteHandler, type RouteResult } from './routes.js';
@@ -46,8 +46,7 @@ type Writer = (res: HttpResponse) => number;
 type Done = (write: Writer, started: number) => void;
 
 export class HttpServer {
-  /** Bodies only serialised here, so any StatusBodies will do (the service's are the named ones). */
-  readonly #api: HttpApi<StatusBodies>;
+  readonly #api: HttpApi;
   readonly #app: TemplatedApp;
   readonly #histogram: RequestHistogram;
   /** The histogram index of the lookup route, kept in a field for the hot path. */
@@ -56,7 +55,7 @@ export class HttpServer {
   #inFlight = 0;
   #drained: (() => void) | undefined;
 
-  constructor(api: HttpApi<StatusBodies>) {
+  constructor(api: HttpApi) {
     this.#api = api;
     this.#histogram = api.metrics.httpDuration;
     this.#app = uWS.App();

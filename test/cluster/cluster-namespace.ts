@@ -5,16 +5,10 @@
  * touches nothing of other tests.
  */
 import type { Redis } from 'ioredis';
+import { deleteKeysMatching } from '../helpers/redis-namespace.js';
 
-export async function deleteClusterKeys(client: Redis, namespace: string): Promise<number> {
-  let deleted = 0;
-  let cursor = '0';
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `bloom:*:${namespace}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) deleted += await client.del(...keys);
-  } while (cursor !== '0');
-  return deleted;
+export function deleteClusterKeys(client: Redis, namespace: string): Promise<number> {
+  return deleteKeysMatching(client, `bloom:*:${namespace}*`);
 }
 
 /** Kills the connections named `name` (CLIENT KILL ID), like a network cut; returns how many. */

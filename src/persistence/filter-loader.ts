@@ -57,6 +57,9 @@ export interface FilterLoaderOptions {
   readonly logger: Logger;
 }
 
+/** What one load path reports; loadFilter adds the time, the item count and the horizon. */
+type SourceReport = Omit<LoadReport, 'ms' | 'items' | 'horizon'>;
+
 /** Rows per page streamed to the pool, and how many pages may wait for the workers at once. */
 const PAGE_IDS = 32_768;
 const MAX_PAGES_IN_FLIGHT = 8;
@@ -75,7 +78,7 @@ export async function loadFilter(o: FilterLoaderOptions): Promise<LoadReport> {
   return done;
 }
 
-async function importIfEmpty(o: FilterLoaderOptions): Promise<Omit<LoadReport, 'ms' | 'items' | 'horizon'> | null> {
+async function importIfEmpty(o: FilterLoaderOptions): Promise<SourceReport | null> {
   if ((await o.products.count()) > 0) return null;
   const inFlight: Promise<number>[] = [];
   const result = await importProductsFile(o.products, o.productsFile, (ids) => {
@@ -87,7 +90,7 @@ async function importIfEmpty(o: FilterLoaderOptions): Promise<Omit<LoadReport, '
   return { source: 'import', replayed: 0 };
 }
 
-async function restoreSnapshot(o: FilterLoaderOptions): Promise<Omit<LoadReport, 'ms' | 'items' | 'horizon'> | null> {
+async function restoreSnapshot(o: FilterLoaderOptions): Promise<SourceReport | null> {
   if (!o.redis.healthy) {
     o.logger.warn('redis unavailable at start; rebuilding the filter from the database');
     return null;
@@ -106,24 +109,24 @@ async function restoreSnapshot(o: FilterLoaderOptions): Promise<Omit<LoadReport,
   if (mismatch !== null) return refuse(o, mismatch, `snapshot origin ${blobs.origin ?? '(none)'} does not match this database`);
   o.filter.clearAll();
   decoded.shards.forEach((blob, shard) => o.filter.loadShard(shard, blob));
-  const replayed = await addRows(o, decoded.header.watermark);
+  const replayed = await addPages(o, o.products.idsFrom(decoded.header.watermark, PAGE_IDS)); // every row at a position >= the watermark
   return { source: 'snapshot', replayed, checksums: decoded.header.shardChecksums };
 }
 
 /** A snapshot that exists but cannot be trusted: say why, count it, rebuild from the database. */
-async function refuse(o: FilterLoaderOptions, reason: string, detail: string): Promise<Omit<LoadReport, 'ms' | 'items' | 'horizon'>> {
+async function refuse(o: FilterLoaderOptions, reason: string, detail: string): Promise<SourceReport> {
   o.metrics.snapshotRejected.inc({ reason });
   o.logger.warn(`snapshot refused (${reason}); rebuilding the filter from the database`, { reason, detail, key: o.snapshots.key });
   return { ...(await rebuild(o)), refused: reason };
 }
 
-async function rebuild(o: FilterLoaderOptions): Promise<Omit<LoadReport, 'ms' | 'items' | 'horizon'>> {
+async function rebuild(o: FilterLoaderOptions): Promise<SourceReport> {
   o.filter.clearAll();
-  await addRowsThroughPool(o.products.scanIds(PAGE_IDS), o.pool, { pageIds: PAGE_IDS, maxInFlight: MAX_PAGES_IN_FLIGHT, inlineFilter: o.filter });
+  await addPages(o, o.products.scanIds(PAGE_IDS));
   return { source: 'rebuild', replayed: 0 };
 }
 
-/** Adds every row at a position >= from: inline when they fit one short page, through the pool otherwise. */
-function addRows(o: FilterLoaderOptions, from: number): Promise<number> {
-  return addRowsThroughPool(o.products.idsFrom(from, PAGE_IDS), o.pool, { pageIds: PAGE_IDS, maxInFlight: MAX_PAGES_IN_FLIGHT, inlineFilter: o.filter });
+/** Adds every id of `pages` (requested with PAGE_IDS): inline when they fit one short page, through the pool otherwise. */
+function addPages(o: FilterLoaderOptions, pages: AsyncIterable<readonly string[]>): Promise<number> {
+  return addRowsThroughPool(pages, o.pool, { pageIds: PAGE_IDS, maxInFlight: MAX_PAGES_IN_FLIGHT, inlineFilter: o.filter });
 }

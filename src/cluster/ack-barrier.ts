@@ -66,7 +66,6 @@ interface Waiter {
   readonly entryId: string;
   readonly deadline: number;
   readonly resolve: (result: AckResult) => void;
-  readonly reject: (err: Error) => void;
 }
 
 interface Member {
@@ -138,13 +137,13 @@ export class AckBarrier {
   /**
    * Resolves { acknowledged: true } once every live lease holder (other than
    * selfId) has applied `entryId` or its lease expired; { acknowledged: false }
-   * at `deadline` (clock time). Rejects only on a programming error.
+   * at `deadline` (clock time), or at close().
    */
   waitApplied(entryId: string, deadline: number): Promise<AckResult> {
     if (this.#closed) return Promise.resolve({ acknowledged: false, waitingFor: [], reason: 'closed' });
     void this.#subscribe();
-    return new Promise<AckResult>((resolve, reject) => {
-      this.#waiters.add({ entryId, deadline, resolve, reject });
+    return new Promise<AckResult>((resolve) => {
+      this.#waiters.add({ entryId, deadline, resolve });
       this.#wake();
     });
   }

@@ -59,6 +59,27 @@ describe.each(BACKENDS)('a snapshot of another database is not trusted on $name'
     return db;
   };
 
+  /**
+   * Serves `db` (as `server`): writes OLD-* ids, backs the database up while
+   * stopped, then writes LOST-* ids the backup lacks. Returns the OLD ids and
+   * the watermark of the snapshot left in Redis, which describes the later database.
+   */
+  const backupThenWriteMore = async (db: BackendDatabase): Promise<{ old: string[]; snapshotWatermark: number | undefined }> => {
+    server = new ServerProcess({ redisUrl: SHARED_REDIS_URL, namespace, env: { SNAPSHOT_INTERVAL_MS: NO_PERIODIC_SNAPSHOT }, ...db.serverOptions() });
+    await server.start();
+    await server.waitHealthy();
+    const old = Array.from({ length: 1_000 }, (_, i) => `OLD-${i}`);
+    await postBatch(server, old);
+    expect(await server.exitAfterSigterm()).toEqual({ code: 0, signal: null });
+    await db.backup();
+
+    await server.start();
+    await server.waitHealthy();
+    await postBatch(server, Array.from({ length: 1_000 }, (_, i) => `LOST-${i}`));
+    expect(await server.exitAfterSigterm()).toEqual({ code: 0, signal: null });
+    return { old, snapshotWatermark: checkSnapshot(await readSnapshot(redis, namespace)).header?.watermark };
+  };
+
   beforeEach(() => {
     redis = new Redis(SHARED_REDIS_URL);
     namespace = uniqueNamespace('foreign');
@@ -73,18 +94,7 @@ describe.each(BACKENDS)('a snapshot of another database is not trusted on $name'
 
   it('finds rows written after the database was restored from an older backup, across a crash', { timeout: 90_000 }, async () => {
     const db = await openDatabase();
-    server = new ServerProcess({ redisUrl: SHARED_REDIS_URL, namespace, env: { SNAPSHOT_INTERVAL_MS: NO_PERIODIC_SNAPSHOT }, ...db.serverOptions() });
-    await server.start();
-    await server.waitHealthy();
-    await postBatch(server, Array.from({ length: 1_000 }, (_, i) => `OLD-${i}`));
-    expect(await server.exitAfterSigterm()).toEqual({ code: 0, signal: null });
-    await db.backup();
-
-    await server.start();
-    await server.waitHealthy();
-    await postBatch(server, Array.from({ length: 1_000 }, (_, i) => `LOST-${i}`));
-    expect(await server.exitAfterSigterm()).toEqual({ code: 0, signal: null });
-    const snapshotWatermark = checkSnapshot(await readSnapshot(redis, namespace)).header?.watermark;
+    const { snapshotWatermark } = await backupThenWriteMore(db);
 
     // The disk dies; the operator restores last night's backup and starts the service.
     await db.restoreBackup();
@@ -113,18 +123,8 @@ describe.each(BACKENDS)('a snapshot of another database is not trusted on $name'
 
   it('refuses the snapshot when the restored database grew past its watermark before the start', { timeout: 90_000 }, async () => {
     const db = await openDatabase();
-    server = new ServerProcess({ redisUrl: SHARED_REDIS_URL, namespace, env: { SNAPSHOT_INTERVAL_MS: NO_PERIODIC_SNAPSHOT }, ...db.serverOptions() });
-    await server.start();
-    await server.waitHealthy();
-    const old = Array.from({ length: 1_000 }, (_, i) => `OLD-${i}`);
-    await postBatch(server, old);
-    expect(await server.exitAfterSigterm()).toEqual({ code: 0, signal: null });
-    await db.backup();
-    await server.start();
-    await server.waitHealthy();
-    await postBatch(server, Array.from({ length: 1_000 }, (_, i) => `LOST-${i}`));
-    expect(await server.exitAfterSigterm()).toEqual({ code: 0, signal: null });
-    const watermark = checkSnapshot(await readSnapshot(redis, namespace)).header?.watermark ?? Number.NaN;
+    const { old, snapshotWatermark } = await backupThenWriteMore(db);
+    const watermark = snapshotWatermark ?? Number.NaN;
 
     // The backup is restored, and another writer fills it past the snapshot's watermark before
     // bloomgate starts: the watermark alone no longer looks "ahead", only its row tells.

@@ -83,7 +83,7 @@ function parseProduct(raw: string, id: string): Product | undefined {
  * SET each KEYS[i] to ARGV[2i-1] with PX ARGV[2i], in order: the overwrites of
  * one tick in one command (one reply, one round of client-side work).
  */
-export const OVERWRITE_SCRIPT = "for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'PX', ARGV[2 * i]) end return #KEYS";
+const OVERWRITE_SCRIPT = "for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'PX', ARGV[2 * i]) end return #KEYS";
 
 /**
  * Keys per EVAL: a retry after an outage re-sends every pending write in one

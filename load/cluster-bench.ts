@@ -19,7 +19,6 @@
  *   # LATENCY_CREATES=1500 LATENCY_CONCURRENCY=8 KILL_LANES=8 WRK_SECONDS=5 WRK_CONNECTIONS=64 REUSEPORT_ROUNDS=2
  *   # JOIN_IDS=1000000 JOIN_ROUNDS=3 SERVER_WORKERS=1
  */
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +29,7 @@ import { startCluster, type Cluster } from '../test/helpers/cluster.js';
 import { scatteredId } from '../test/helpers/ids.js';
 import { sleep, type ServerProcess } from '../test/helpers/server-process.js';
 import { writeProductsFile } from './products-file.js';
+import { cpuMs } from './bench/stats.js';
 import { getIdsScript, runWrk, wrkAvailable } from './wrk.js';
 
 const PHASES = (process.env.PHASES ?? 'propagation,latency,kill,reuseport,join').split(',').map((p) => p.trim());
@@ -193,15 +193,6 @@ async function kill(): Promise<void> {
   });
 }
 
-/** utime + stime of a process in clock ticks (fields 14 and 15 of /proc/<pid>/stat). */
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-}
-
-const TICKS_PER_SECOND = 100;
-
 async function reuseport(): Promise<void> {
   if (!(await wrkAvailable())) {
     console.log('reuseport    skipped: wrk not found');
@@ -221,13 +212,13 @@ async function reuseport(): Promise<void> {
           // Warm-up: JIT and connections.
           await runWrk({ url, durationS: 1, connections: WRK_CONNECTIONS, threads: WRK_THREADS, script: getIdsScript('NOPE-', 8, null), dir });
           const pids = cluster.instances.map((s) => s.pid ?? -1);
-          const ticksBefore = pids.map(cpuTicks);
+          const cpuBefore = pids.map(cpuMs);
           const r = await runWrk({ url, durationS: WRK_SECONDS, connections: WRK_CONNECTIONS, threads: WRK_THREADS, script: getIdsScript('NOPE-', 8, null, 5_000_000), dir });
-          const ticks = pids.map((pid, i) => cpuTicks(pid) - (ticksBefore[i] ?? 0));
-          const cpuMs = (ticks.reduce((x, y) => x + y, 0) / TICKS_PER_SECOND) * 1000;
+          const used = pids.map((pid, i) => cpuMs(pid) - (cpuBefore[i] ?? 0));
+          const totalMs = used.reduce((x, y) => x + y, 0);
           console.log(
             `reuseport    ${size} process${size > 1 ? 'es' : ''} on port ${cluster.port}: ${r.rps.toFixed(0)} rejections/s, p50 ${(r.p50Us / 1000).toFixed(2)} ms, p99 ${(r.p99Us / 1000).toFixed(2)} ms, ` +
-              `server CPU ${((cpuMs * 1000) / r.requests).toFixed(2)} µs/request (${ticks.map((t) => `${(t / TICKS_PER_SECOND / r.durationS * 100).toFixed(0)}%`).join(' + ')} of a core), ` +
+              `server CPU ${((totalMs * 1000) / r.requests).toFixed(2)} µs/request (${used.map((ms) => `${(ms / 1000 / r.durationS * 100).toFixed(0)}%`).join(' + ')} of a core), ` +
               `non-2xx answers (404 expected) ${r.errors.status} of ${r.requests}, socket errors ${r.errors.connect + r.errors.read + r.errors.write + r.errors.timeout}`,
           );
         },

@@ -30,7 +30,7 @@ import { quitOrCut } from '../store/redis-connection.js';
 import type { LocalProductCache } from './local-product-cache.js';
 
 /** The channel Redis publishes invalidations on for RESP2 clients that redirect to a subscriber. */
-export const INVALIDATE_CHANNEL = '__redis__:invalidate';
+const INVALIDATE_CHANNEL = '__redis__:invalidate';
 
 /** What invalidation drives. */
 export type InvalidationTarget = Pick<LocalProductCache, 'invalidate' | 'invalidateAll' | 'suspend' | 'resume'>;

@@ -84,7 +84,7 @@ export class ChangeFeed {
   }
 }
 
-export function decodeFeedEntry(id: string, fields: readonly string[]): FeedEntry {
+function decodeFeedEntry(id: string, fields: readonly string[]): FeedEntry {
   const map = new Map<string, string>();
   for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i] ?? '', fields[i + 1] ?? '');
   const op = map.get('op');

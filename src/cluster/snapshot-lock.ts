@@ -21,7 +21,7 @@ import type { Redis } from 'ioredis';
 import { clusterKeys, type ClusterKeys } from './cluster-keys.js';
 import { RENEW_OR_RELEASE } from './rebuild-lock.js';
 
-export const FENCE_FIELD = 'fence';
+const FENCE_FIELD = 'fence';
 
 /**
  * KEYS: lock, counter. ARGV: lease ms. Returns the token, or false when held.

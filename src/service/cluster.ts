@@ -55,7 +55,7 @@ import type { Position, ProductStore } from '../store/product-store.js';
 import type { RedisConnection } from '../store/redis-connection.js';
 
 /** Periodic database catch-up (the slow path under the feed) and item count refresh. */
-export const CATCH_UP_EVERY_MS = 2_000;
+const CATCH_UP_EVERY_MS = 2_000;
 /** Slack on top of the negative marker's lifetime bounds (see recent-creates.ts). */
 const MARKER_SLACK_MS = 1_000;
 

@@ -31,7 +31,7 @@ import { NO_FILL, type LocalProductCache } from './cache/local-product-cache.js'
 import type { BloomFilter } from './filter/bloom-filter.js';
 import type { Logger } from './logger.js';
 import type { LookupCounters } from './metrics/lookup-counters.js';
-import type { Product } from './product.js';
+import { toProduct, type Product } from './product.js';
 import type { ProductCache } from './store/product-cache.js';
 import type { ProductStore } from './store/product-store.js';
 import type { RedisConnection } from './store/redis-connection.js';
@@ -202,7 +202,7 @@ export class LookupGuard {
     counters.dbQueries++;
     const row = await products.get(id);
     if (row !== undefined) {
-      const product: Product = { id: row.id, name: row.name, price: row.price };
+      const product = toProduct(row);
       // NX: this read may predate an update or delete that committed and wrote
       // its own entry (the new product or the marker) before this SET lands;
       // every write leaves a key, so a late fill is a no-op rather than serving

@@ -32,7 +32,7 @@
  *   const hit = await cache.get('SKU-1');   // { kind: 'product', product } | { kind: 'absent' } | { kind: 'miss' }
  *   if (hit.kind === 'miss') { const p = await store.get('SKU-1'); await (p ? cache.fillProduct(p) : cache.setAbsent('SKU-1')); }
  */
-import type { Product } from '../product.js';
+import { toProduct, type Product } from '../product.js';
 import type { RedisConnection } from './redis-connection.js';
 
 export type CacheLookup = { kind: 'product'; product: Product } | { kind: 'absent' } | { kind: 'miss' };
@@ -62,7 +62,7 @@ function checkTtl(name: string, value: number): void {
 
 /** A positive entry's value: the three fields only, whatever else the object carries. */
 function productJson(product: Product): string {
-  return JSON.stringify({ id: product.id, name: product.name, price: product.price });
+  return JSON.stringify(toProduct(product));
 }
 
 /** The cached product, or undefined when `raw` is not a product with this id. */

@@ -30,6 +30,7 @@ import Database from 'better-sqlite3';
 import { DatabaseUnavailableError, InstanceLockedError } from '../errors.js';
 import { packIds } from '../filter/id-batch.js';
 import { workerFile } from '../lifecycle/worker-file.js';
+import { toProduct } from '../product.js';
 import type {
   BatchInsertResult,
   CreatedRow,
@@ -329,12 +330,11 @@ export class SqliteProductStore implements ProductStore {
   }
 
   insert(product: Product): Promise<CreatedRow | null> {
-    const { id, name, price } = product;
-    return this.#call({ seq: this.#next(), op: 'insert', product: { id, name, price } });
+    return this.#call({ seq: this.#next(), op: 'insert', product: toProduct(product) });
   }
 
   insertMany(products: readonly Product[]): Promise<BatchInsertResult> {
-    const fields = products.map(({ id, name, price }) => ({ id, name, price }));
+    const fields = products.map(toProduct);
     return this.#call({ seq: this.#next(), op: 'insertMany', products: fields });
   }
 
@@ -343,8 +343,7 @@ export class SqliteProductStore implements ProductStore {
   }
 
   update(product: Product): Promise<boolean> {
-    const { id, name, price } = product;
-    return this.#call({ seq: this.#next(), op: 'update', product: { id, name, price } });
+    return this.#call({ seq: this.#next(), op: 'update', product: toProduct(product) });
   }
 
   async count(): Promise<number> {

@@ -29,7 +29,7 @@ import { startCluster, type Cluster } from '../test/helpers/cluster.js';
 import { scatteredId } from '../test/helpers/ids.js';
 import { sleep, type ServerProcess } from '../test/helpers/server-process.js';
 import { writeProductsFile } from './products-file.js';
-import { cpuMs } from './bench/stats.js';
+import { cpuMs, quantile } from './bench/stats.js';
 import { getIdsScript, runWrk, wrkAvailable } from './wrk.js';
 
 const PHASES = (process.env.PHASES ?? 'propagation,latency,kill,reuseport,join').split(',').map((p) => p.trim());
@@ -53,11 +53,6 @@ const SERVER_WORKERS = process.env.SERVER_WORKERS ?? '1';
 process.env.TEST_DATABASE_URL = DATABASE_URL;
 
 const BASE_ENV: Readonly<Record<string, string>> = { WORKERS: SERVER_WORKERS, LOG_LEVEL: 'warn', AUDIT_SAMPLE_EVERY: '0' };
-
-function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? NaN;
-}
 
 function summary(values: readonly number[]): string {
   const s = [...values].sort((a, b) => a - b);

@@ -30,6 +30,7 @@ import { PostgresProductStore } from '../src/store/postgres-product-store.js';
 import { SqliteProductStore } from '../src/store/sqlite-product-store.js';
 import { ABSENT_PREFIX, writeProductsFile } from './products-file.js';
 import { deleteNamespaceKeys, runNamespace } from './redis-namespace.js';
+import { quantile } from './bench/stats.js';
 import { createScratchDatabase, PG_ADMIN_URL, type ScratchDatabase } from './scratch-database.js';
 import { seededRandom } from './scenarios.js';
 import { startServer, type ServerProcess } from './server-process.js';
@@ -71,10 +72,6 @@ function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 }
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -176,7 +173,7 @@ async function getLatency(dir: string): Promise<void> {
     await store.close();
     samples.sort((a, b) => a - b);
     const mean = samples.reduce((a, b) => a + b, 0) / samples.length;
-    out(`| ${reads === 'main' ? 'main-thread read connection' : 'hop to the writer thread'} | ${mean.toFixed(1)} | ${percentile(samples, 0.5).toFixed(1)} | ${percentile(samples, 0.99).toFixed(1)} |`);
+    out(`| ${reads === 'main' ? 'main-thread read connection' : 'hop to the writer thread'} | ${mean.toFixed(1)} | ${quantile(samples, 0.5).toFixed(1)} | ${quantile(samples, 0.99).toFixed(1)} |`);
   }
 }
 

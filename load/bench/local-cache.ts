@@ -27,7 +27,7 @@ import { existingId } from '../products-file.js';
 import { deleteNamespaceKeys, redisReachable, runNamespace } from '../redis-namespace.js';
 import { HOT_IDS, REDIS_URL, type Row } from './options.js';
 import type { BenchScenario } from './scenario.js';
-import { fmtInt, median } from './stats.js';
+import { fmtInt, median, quantile } from './stats.js';
 
 /** Entries for the memory figure. */
 const ENTRIES = Number(process.env.BENCH_LOCAL_ENTRIES ?? 10_000);
@@ -198,9 +198,9 @@ async function measureInvalidation(f: Figures): Promise<void> {
   }
 }
 
+/** `p` in percent, of unsorted `values`. */
 function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+  return quantile([...values].sort((a, b) => a - b), p / 100);
 }
 
 /** Heap held by ENTRIES entries: the cache itself, then the same bodies as strings for comparison. */

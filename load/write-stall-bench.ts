@@ -30,7 +30,7 @@ import { PostgresProductStore } from '../src/store/postgres-product-store.js';
 import { SqliteProductStore } from '../src/store/sqlite-product-store.js';
 import { ABSENT_PREFIX, writeProductsFile } from './products-file.js';
 import { deleteNamespaceKeys, runNamespace } from './redis-namespace.js';
-import { quantile } from './bench/stats.js';
+import { median, quantile } from './bench/stats.js';
 import { createScratchDatabase, PG_ADMIN_URL, type ScratchDatabase } from './scratch-database.js';
 import { seededRandom } from './scenarios.js';
 import { startServer, type ServerProcess } from './server-process.js';
@@ -66,12 +66,6 @@ function commandLine(): string {
     .sort()
     .map((k) => `${k}=${process.env[k]}`);
   return [...knobs, 'npx tsx load/write-stall-bench.ts'].join(' ');
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');

@@ -188,8 +188,7 @@ async function main(): Promise<void> {
         const s = await waitForSave(server);
         cold.get(mode)!.push({ loadMs: s.load.ms, readyMs: server.readyMs, items: s.items, memory: await memory(server) });
         await server.stop();
-        rmSync(data.dbPath(name), { force: true });
-        for (const suffix of ['-wal', '-shm']) rmSync(data.dbPath(name) + suffix, { force: true });
+        for (const suffix of ['', '-wal', '-shm']) rmSync(data.dbPath(name) + suffix, { force: true });
       }
     }
 

@@ -64,8 +64,8 @@ export async function importProductsFile(
   let lines = 0;
   let duplicates = 0;
   let invalid = 0;
+  // A Set keeps insertion order: its ids are the file's distinct ids, in file order.
   const seen = new Set<string>();
-  const inserted: string[] = [];
   for (let start = 0; start < data.length; ) {
     let end = data.indexOf(NEWLINE, start);
     if (end === -1) end = data.length;
@@ -81,11 +81,9 @@ export async function importProductsFile(
       continue;
     }
     if (seen.has(id)) duplicates++;
-    else {
-      seen.add(id);
-      inserted.push(id);
-    }
+    else seen.add(id);
   }
+  const inserted = [...seen];
   seen.clear();
   // Checked again inside the store's transaction: rows may have arrived while the file was read.
   if ((await store.importIds(inserted)) === null) return null;

@@ -97,8 +97,14 @@ export class LookupGuard {
 
   /** True when the id certainly does not exist (the filter has not all its bits). Counts the rejection. */
   rejects(id: string): boolean {
-    if (this.#o.filter().has(id)) return false;
-    // Failing open: the id goes on to the cache and the database (resolve).
+    return !this.#o.filter().has(id) && this.#filterRejects(id);
+  }
+
+  /**
+   * The filter lacks `id`: true (counted, sampled for the audit), unless the
+   * cluster fails open: false, and the id goes on to the cache and the database (resolve).
+   */
+  #filterRejects(id: string): boolean {
     if (this.#o.mayRejectFromFilter?.() === false) return false;
     this.#o.counters.bloomRejected++;
     this.#o.audit?.sample(id);
@@ -127,12 +133,8 @@ export class LookupGuard {
   /** The pool path's filter check: resolves true when the id certainly does not exist. Counts the rejection. */
   async rejectsInPool(id: string): Promise<boolean> {
     const mayExist = await this.#o.poolCheck!(id);
-    if (mayExist) return false;
     // Asked after the check resolved: the lease may have lapsed meanwhile.
-    if (this.#o.mayRejectFromFilter?.() === false) return false;
-    this.#o.counters.bloomRejected++;
-    this.#o.audit?.sample(id);
-    return true;
+    return !mayExist && this.#filterRejects(id);
   }
 
   /**

@@ -51,6 +51,21 @@ function groupsOver(table: ReturnType<typeof heldTable>, options: { maxInFlight?
 /** Lets every settled promise's continuations run. */
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/**
+ * Inserts of `ids` queued behind a blocker ('x') whose statement has answered:
+ * they went out as one group, table.statements[1], still to be finished.
+ */
+async function groupBehindBlocker(ids: readonly string[], existing: readonly string[] = []) {
+  const table = heldTable(existing);
+  const groups = groupsOver(table, { maxInFlight: 1 });
+  const blocker = groups.insert(product('x'));
+  const inserts = ids.map((id) => groups.insert(product(id)));
+  table.statements[0]!.finish();
+  await blocker;
+  await settle();
+  return { table, inserts };
+}
+
 describe('InsertGroups', () => {
   it('sends an insert at once when nothing is in flight, and groups what arrives meanwhile into one statement', async () => {
     const table = heldTable();
@@ -82,25 +97,15 @@ describe('InsertGroups', () => {
   });
 
   it('answers null to an id that exists, and to the second of two inserts of one id in a group', async () => {
-    const table = heldTable(['old']);
-    const groups = groupsOver(table, { maxInFlight: 1 });
-    const blocker = groups.insert(product('x'));
-    const results = Promise.all([groups.insert(product('old')), groups.insert(product('new')), groups.insert(product('new'))]);
-    table.statements[0]!.finish();
-    await blocker;
-    await settle();
+    const { table, inserts } = await groupBehindBlocker(['old', 'new', 'new'], ['old']);
+    const results = Promise.all(inserts);
     table.statements[1]!.finish();
     expect(await results).toEqual([null, { id: 'new', position: 2 }, null]);
   });
 
   it('fails every insert of a group with the database unavailable (each may have committed), without retrying', async () => {
-    const table = heldTable();
-    const groups = groupsOver(table, { maxInFlight: 1 });
-    const blocker = groups.insert(product('x'));
-    const results = Promise.allSettled([groups.insert(product('a')), groups.insert(product('b'))]);
-    table.statements[0]!.finish();
-    await blocker;
-    await settle();
+    const { table, inserts } = await groupBehindBlocker(['a', 'b']);
+    const results = Promise.allSettled(inserts);
     table.statements[1]!.finish(new DatabaseUnavailableError('timed out'));
     const settled = await results;
     expect(settled.map((r) => r.status)).toEqual(['rejected', 'rejected']);
@@ -109,13 +114,8 @@ describe('InsertGroups', () => {
   });
 
   it('retries a refused group one insert at a time, in order, so only the refused row fails', async () => {
-    const table = heldTable();
-    const groups = groupsOver(table, { maxInFlight: 1 });
-    const blocker = groups.insert(product('x'));
-    const results = Promise.allSettled([groups.insert(product('good')), groups.insert(product('bad')), groups.insert(product('fine'))]);
-    table.statements[0]!.finish();
-    await blocker;
-    await settle();
+    const { table, inserts } = await groupBehindBlocker(['good', 'bad', 'fine']);
+    const results = Promise.allSettled(inserts);
     table.statements[1]!.finish(new Refused('invalid byte sequence'));
     // One at a time: the next is sent when the one before answered.
     for (const id of ['good', 'bad', 'fine']) {
@@ -130,13 +130,8 @@ describe('InsertGroups', () => {
   });
 
   it('fails every insert of a group, without retrying, when the failure is not a refusal (it may have committed)', async () => {
-    const table = heldTable();
-    const groups = groupsOver(table, { maxInFlight: 1 });
-    const blocker = groups.insert(product('x'));
-    const results = Promise.allSettled([groups.insert(product('a')), groups.insert(product('b'))]);
-    table.statements[0]!.finish();
-    await blocker;
-    await settle();
+    const { table, inserts } = await groupBehindBlocker(['a', 'b']);
+    const results = Promise.allSettled(inserts);
     table.statements[1]!.finish(new RangeError('transaction id is not a safe integer'));
     expect((await results).map((r) => r.status)).toEqual(['rejected', 'rejected']);
     expect(table.statements).toHaveLength(2);

@@ -183,69 +183,58 @@ describe('ProductCache when Redis is unreachable', () => {
 
 describe('ProductCache overwrites when the script fails', () => {
   const shelf: Product = { id: 'SKU-2', name: 'Shelf', price: 30 };
+  let redis: RedisConnection;
+  let namespace: string;
+  let cache: ProductCache;
+
+  beforeEach(async () => {
+    redis = RedisConnection.open({ url: SHARED_REDIS_URL, commandTimeoutMs: 1_000 });
+    namespace = uniqueNamespace('cache');
+    await redis.waitReady(5_000);
+    cache = new ProductCache({ redis, namespace, ttlS: 300, negativeTtlS: 60 });
+  });
+  afterEach(async () => {
+    await deleteNamespaceKeys(redis.client, namespace);
+    await redis.close();
+  });
 
   it('when Redis refuses scripts: fails that batch (never re-sends it late) and sends later ones as single SETs', async () => {
-    const redis = RedisConnection.open({ url: SHARED_REDIS_URL, commandTimeoutMs: 1_000 });
-    const namespace = uniqueNamespace('cache');
-    try {
-      await redis.waitReady(5_000);
-      const cache = new ProductCache({ redis, namespace, ttlS: 300, negativeTtlS: 60 });
-      let refuse: (() => void) | undefined;
-      const refused = vi.spyOn(redis.client, 'eval').mockImplementation(
-        () =>
-          new Promise((_resolve, reject) => {
-            refuse = () => reject(new ReplyError("NOPERM User default has no permissions to run the 'eval' command"));
-          }),
-      );
-      // A delete's marker (with another write) goes out as a script and hangs...
-      const deleted = Promise.allSettled([cache.markAbsent('SKU-1'), cache.markAbsent('SKU-2')]);
-      await new Promise((resolve) => setImmediate(resolve));
-      // ...while a later create of SKU-1, alone in its tick, lands as a single SET.
-      await cache.setProduct(lamp);
-      refuse!();
-      expect((await deleted).map((r) => r.status)).toEqual(['rejected', 'rejected']);
-      // Re-sending the refused marker now would hide the created product.
-      expect(await cache.get('SKU-1')).toEqual({ kind: 'product', product: lamp });
-      await Promise.all([cache.markAbsent('SKU-1'), cache.setProduct(shelf)]);
-      expect(refused).toHaveBeenCalledTimes(1); // scripts are off now: single SETs
-      expect(await cache.get('SKU-1')).toEqual({ kind: 'absent' });
-      expect(await cache.get('SKU-2')).toEqual({ kind: 'product', product: shelf });
-    } finally {
-      await deleteNamespaceKeys(redis.client, namespace);
-      await redis.close();
-    }
+    let refuse: (() => void) | undefined;
+    const refused = vi.spyOn(redis.client, 'eval').mockImplementation(
+      () =>
+        new Promise((_resolve, reject) => {
+          refuse = () => reject(new ReplyError("NOPERM User default has no permissions to run the 'eval' command"));
+        }),
+    );
+    // A delete's marker (with another write) goes out as a script and hangs...
+    const deleted = Promise.allSettled([cache.markAbsent('SKU-1'), cache.markAbsent('SKU-2')]);
+    await new Promise((resolve) => setImmediate(resolve));
+    // ...while a later create of SKU-1, alone in its tick, lands as a single SET.
+    await cache.setProduct(lamp);
+    refuse!();
+    expect((await deleted).map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    // Re-sending the refused marker now would hide the created product.
+    expect(await cache.get('SKU-1')).toEqual({ kind: 'product', product: lamp });
+    await Promise.all([cache.markAbsent('SKU-1'), cache.setProduct(shelf)]);
+    expect(refused).toHaveBeenCalledTimes(1); // scripts are off now: single SETs
+    expect(await cache.get('SKU-1')).toEqual({ kind: 'absent' });
+    expect(await cache.get('SKU-2')).toEqual({ kind: 'product', product: shelf });
   });
 
   it('keeps using scripts after a reply that is not about scripting (OOM, READONLY, BUSY)', async () => {
-    const redis = RedisConnection.open({ url: SHARED_REDIS_URL, commandTimeoutMs: 1_000 });
-    const namespace = uniqueNamespace('cache');
-    try {
-      await redis.waitReady(5_000);
-      const cache = new ProductCache({ redis, namespace, ttlS: 300, negativeTtlS: 60 });
-      const evals = vi.spyOn(redis.client, 'eval').mockRejectedValueOnce(new ReplyError("OOM command not allowed when used memory > 'maxmemory'."));
-      await expect(Promise.all([cache.setProduct(lamp), cache.setProduct(shelf)])).rejects.toThrow('OOM');
-      const sent = cache.overwriteCommands;
-      await Promise.all([cache.setProduct(lamp), cache.setProduct(shelf)]);
-      expect(cache.overwriteCommands - sent).toBe(1);
-      expect(evals).toHaveBeenCalledTimes(2);
-      expect(await cache.get('SKU-2')).toEqual({ kind: 'product', product: shelf });
-    } finally {
-      await deleteNamespaceKeys(redis.client, namespace);
-      await redis.close();
-    }
+    const evals = vi.spyOn(redis.client, 'eval').mockRejectedValueOnce(new ReplyError("OOM command not allowed when used memory > 'maxmemory'."));
+    await expect(Promise.all([cache.setProduct(lamp), cache.setProduct(shelf)])).rejects.toThrow('OOM');
+    const sent = cache.overwriteCommands;
+    await Promise.all([cache.setProduct(lamp), cache.setProduct(shelf)]);
+    expect(cache.overwriteCommands - sent).toBe(1);
+    expect(evals).toHaveBeenCalledTimes(2);
+    expect(await cache.get('SKU-2')).toEqual({ kind: 'product', product: shelf });
   });
 
   it('rejects every overwrite of the tick when the command fails for another reason (the caller retries them)', async () => {
-    const redis = RedisConnection.open({ url: SHARED_REDIS_URL, commandTimeoutMs: 1_000 });
-    try {
-      await redis.waitReady(5_000);
-      const cache = new ProductCache({ redis, namespace: uniqueNamespace('cache'), ttlS: 300, negativeTtlS: 60 });
-      vi.spyOn(redis.client, 'eval').mockRejectedValue(new Error('Command timed out'));
-      const results = await Promise.allSettled([cache.setProduct(lamp), cache.markAbsent('SKU-2')]);
-      expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
-      expect(await cache.get('SKU-1')).toEqual({ kind: 'miss' });
-    } finally {
-      await redis.close();
-    }
+    vi.spyOn(redis.client, 'eval').mockRejectedValue(new Error('Command timed out'));
+    const results = await Promise.allSettled([cache.setProduct(lamp), cache.markAbsent('SKU-2')]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(await cache.get('SKU-1')).toEqual({ kind: 'miss' });
   });
 });

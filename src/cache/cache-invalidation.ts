@@ -26,7 +26,7 @@
  */
 import { Redis } from 'ioredis';
 import type { ProductCache } from '../store/product-cache.js';
-import { quitOrCut } from '../store/redis-connection.js';
+import { quitOrCut, reconnectDelay } from '../store/redis-connection.js';
 import type { LocalProductCache } from './local-product-cache.js';
 
 /** The channel Redis publishes invalidations on for RESP2 clients that redirect to a subscriber. */
@@ -51,10 +51,6 @@ export interface CacheInvalidationOptions {
 }
 
 const DEFAULT_CHECK_INTERVAL_MS = 1_000;
-
-function defaultReconnectDelay(attempt: number): number {
-  return Math.min(100 * 2 ** Math.min(attempt - 1, 10), 2_000);
-}
 
 /** `[flags, [..], redirect, n, prefixes, [..]]` from CLIENT TRACKINGINFO, as a record. */
 function trackingInfo(reply: unknown): { flags: readonly string[]; redirect: number } {
@@ -99,7 +95,7 @@ export class CacheInvalidation {
       enableOfflineQueue: false,
       // We re-subscribe ourselves, so we know when the new subscription stands.
       autoResubscribe: false,
-      retryStrategy: options.reconnectDelayMs ?? defaultReconnectDelay,
+      retryStrategy: options.reconnectDelayMs ?? reconnectDelay,
       lazyConnect: true,
     };
     const name = options.name;

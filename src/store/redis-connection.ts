@@ -80,8 +80,8 @@ const RedisMock = ioredisMock.default;
 /** In-process servers by URL remainder: their run_id (the data lives in ioredis-mock, keyed by host). */
 const inProcessRunIds = new Map<string, string>();
 
-/** Reconnect delay: 100 ms, doubling, capped at 2 s; never gives up. */
-function reconnectDelay(attempt: number): number {
+/** Reconnect delay: 100 ms, doubling, capped at 2 s; never gives up. (Every Redis connection of the service uses it.) */
+export function reconnectDelay(attempt: number): number {
   return Math.min(100 * 2 ** Math.min(attempt - 1, 10), MAX_RECONNECT_DELAY_MS);
 }
 

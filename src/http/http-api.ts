@@ -23,7 +23,7 @@ export interface StatusBodies {
   readonly rebuildStarted: object;
 }
 
-export interface HttpApi<Bodies extends StatusBodies = StatusBodies> {
+export interface HttpApi {
   readonly phase: () => Phase;
   readonly guard: Pick<LookupGuard, 'inline' | 'rejects' | 'localHit' | 'rejectsInPool' | 'resolve'>;
   readonly writer: Pick<ProductWriter, 'create' | 'createBatch' | 'delete' | 'update'>;
@@ -31,16 +31,16 @@ export interface HttpApi<Bodies extends StatusBodies = StatusBodies> {
   readonly checkIds: (ids: readonly string[]) => Promise<Uint8Array>;
   /** The request histogram (its route labels are registered by HttpServer), /metrics and /stats. */
   readonly metrics: Pick<Metrics, 'httpDuration' | 'registry' | 'lookups'>;
-  readonly health: () => Bodies['health'];
-  readonly bloomStats: () => Bodies['bloomStats'];
+  readonly health: () => StatusBodies['health'];
+  readonly bloomStats: () => StatusBodies['bloomStats'];
   readonly logger: Logger;
   /** Routes with `auth: 'admin'`. */
   readonly adminAuth: Pick<AdminAuth, 'check'>;
   /** Routes with `auth: 'write'` (a no-op check while WRITE_TOKEN is unset). */
   readonly writeAuth: Pick<WriteAuth, 'check'>;
   /** Starts an online rebuild; throws RebuildInProgressError when one runs. */
-  readonly startRebuild: () => Bodies['rebuildStarted'];
-  readonly adminStatus: () => Bodies['adminStatus'];
+  readonly startRebuild: () => StatusBodies['rebuildStarted'];
+  readonly adminStatus: () => StatusBodies['adminStatus'];
   /** The self-contained HTML of GET /. */
   readonly statusPage: string;
 }

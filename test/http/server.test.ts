@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AdminAuth } from '../../src/http/admin-auth.js';
 import { WriteAuth } from '../../src/http/write-auth.js';
-import { HttpServer, type HttpApi, type Phase, type StatusBodies } from '../../src/http/server.js';
+import { HttpServer, type HttpApi, type Phase } from '../../src/http/server.js';
 import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/metrics/registry.js';
 
@@ -19,7 +19,7 @@ function unreachable(): never {
 
 async function serve(phase: Phase, adminToken?: string): Promise<string> {
   // A stub's report bodies are smaller than the service's named shapes.
-  const api: HttpApi<StatusBodies> = {
+  const api: HttpApi = {
     phase: () => phase,
     // Every id is rejected by the filter; nothing reaches the writer in these tests.
     guard: { inline: true, rejects: () => true, localHit: () => undefined, rejectsInPool: async () => true, resolve: async () => ({ found: false, source: 'database' }) },

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatabaseUnavailableError, RebuildInProgressError } from '../../src/errors.js';
 import { AdminAuth } from '../../src/http/admin-auth.js';
 import type { OpenApiDocument } from '../../src/http/openapi.js';
-import { HttpServer, type HttpApi, type Phase, type StatusBodies } from '../../src/http/server.js';
+import { HttpServer, type HttpApi, type Phase } from '../../src/http/server.js';
 import { WriteAuth } from '../../src/http/write-auth.js';
 import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/metrics/registry.js';
@@ -141,7 +141,7 @@ describe('every answer matches the OpenAPI document', () => {
         throw new DatabaseUnavailableError('stub: timed out');
       };
       // Its report bodies are smaller than the service's: only error answers are validated here.
-      const api: HttpApi<StatusBodies> = {
+      const api: HttpApi = {
         phase: () => phase,
         guard: { inline: true, rejects: () => false, localHit: () => undefined, rejectsInPool: async () => false, resolve: async () => unavailable() },
         writer: { create: unavailable, createBatch: unavailable, delete: unavailable, update: unavailable },

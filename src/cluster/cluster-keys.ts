@@ -16,10 +16,9 @@ export interface ClusterKeys {
   readonly applied: string;
   /** Pub/sub channel announcing applied positions. */
   readonly appliedChannel: string;
-  /** Snapshot writer lock and its fencing counter / last fenced write. */
+  /** Snapshot writer lock and its fencing counter (the last fenced write's token lives in the snapshot hash). */
   readonly snapshotLock: string;
   readonly snapshotFenceCounter: string;
-  readonly snapshotFence: string;
   /** One online rebuild at a time across the cluster. */
   readonly rebuildLock: string;
   lease(instanceId: string): string;
@@ -34,7 +33,6 @@ export function clusterKeys(namespace: string): ClusterKeys {
     appliedChannel: `bloom:applied-channel:${namespace}`,
     snapshotLock: `bloom:snapshot-lock:${namespace}`,
     snapshotFenceCounter: `bloom:snapshot-fence-counter:${namespace}`,
-    snapshotFence: `bloom:snapshot-fence:${namespace}`,
     rebuildLock: `bloom:rebuild-lock:${namespace}`,
     lease: (instanceId) => `bloom:lease:${namespace}:${instanceId}`,
   };

@@ -186,7 +186,7 @@ export async function deleteClusterKeys(redisUrl: string, namespace: string): Pr
     await client.connect();
     await deleteNamespaceKeys(client, namespace);
     const keys = clusterKeys(namespace);
-    await client.del(keys.feed, keys.epoch, keys.members, keys.applied, keys.snapshotLock, keys.snapshotFenceCounter, keys.snapshotFence);
+    await client.del(keys.feed, keys.epoch, keys.members, keys.applied, keys.snapshotLock, keys.snapshotFenceCounter);
     await deleteKeysMatching(client, keys.lease('*'));
   } finally {
     client.disconnect();

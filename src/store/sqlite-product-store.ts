@@ -29,7 +29,7 @@ import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { DatabaseUnavailableError, InstanceLockedError } from '../errors.js';
 import { packIds } from '../filter/id-batch.js';
-import { workerFile } from '../lifecycle/worker-file.js';
+import { runningFromSources, workerFile } from '../lifecycle/worker-file.js';
 import { toProduct } from '../product.js';
 import type {
   BatchInsertResult,
@@ -232,7 +232,7 @@ export class SqliteProductStore implements ProductStore {
       nice: this.#options.writerNice,
       busyTimeoutMs: this.#options.busyTimeoutMs,
     };
-    if (!file.filename.endsWith('.ts')) return new Worker(file.filename, { workerData });
+    if (!runningFromSources) return new Worker(file.filename, { workerData });
     // Under the sources: a plain Worker resolves a .ts entry with the ESM loader,
     // which does not see tsx's hooks in a worker on Node 20 (the filter worker's
     // note says the same of piscina's import()); tsx's require hook does work,

@@ -86,8 +86,15 @@ export interface ProductWriterOptions {
 }
 
 /** What the writer asks of the cluster (src/service/cluster.ts). */
+/** One committed change as the writer hands it to the cluster: a create (one id, or a batch) or a delete. */
+export interface ClusterChange {
+  readonly op: 'create' | 'delete';
+  readonly ids: readonly string[];
+  readonly position: number;
+}
+
 export interface ClusterConfirm {
-  confirm(change: { readonly op: 'create' | 'delete'; readonly ids: readonly string[]; readonly position: number }): Promise<void>;
+  confirm(change: ClusterChange): Promise<void>;
 }
 
 export interface BatchCreateResult {
@@ -230,7 +237,7 @@ export class ProductWriter {
    * and the feed's XADD shares the connection. (One instance: nothing to publish,
    * so the writes stay grouped for the end of the tick.)
    */
-  async #publish(change: Parameters<ClusterConfirm['confirm']>[0]): Promise<void> {
+  async #publish(change: ClusterChange): Promise<void> {
     const { cluster } = this.#o;
     if (cluster === undefined) return;
     this.#o.cache.sendQueued();

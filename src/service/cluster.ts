@@ -50,7 +50,7 @@ import type { CloserStack } from '../lifecycle/closer-stack.js';
 import { realScheduler, type Scheduler } from '../lifecycle/scheduler.js';
 import type { Logger } from '../logger.js';
 import type { ClusterSnapshots } from '../persistence/snapshotter.js';
-import type { ClusterConfirm } from '../product-writes.js';
+import type { ClusterChange, ClusterConfirm } from '../product-writes.js';
 import type { Position, ProductStore } from '../store/product-store.js';
 import type { RedisConnection } from '../store/redis-connection.js';
 
@@ -262,7 +262,7 @@ export class ClusterMember implements ClusterConfirm, ClusterSnapshots {
    * does not complete within DATABASE_TIMEOUT_MS + one lease TTL (a dead
    * instance holds writes up to its TTL).
    */
-  async confirm(change: { readonly op: 'create' | 'delete'; readonly ids: readonly string[]; readonly position: number }): Promise<void> {
+  async confirm(change: ClusterChange): Promise<void> {
     const { config } = this.#d;
     // Our own filter holds them now: markers for them are not ours to trust (recent-creates.ts).
     if (change.op === 'create') this.recent.noteCreated(change.ids);

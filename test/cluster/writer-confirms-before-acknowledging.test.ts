@@ -9,12 +9,12 @@ import { ClusterUnavailableError } from '../../src/errors.js';
 import { ActiveFilter, type GenerationPool } from '../../src/filter/active-filter.js';
 import { createLogger } from '../../src/logger.js';
 import { Watermark } from '../../src/persistence/watermark.js';
-import { ProductWriter, type ClusterConfirm } from '../../src/product-writes.js';
+import { ProductWriter, type ClusterChange, type ClusterConfirm } from '../../src/product-writes.js';
 import type { CreatedRow } from '../../src/store/product-store.js';
 import { UnconfirmedCacheWrites } from '../../src/store/unconfirmed-cache-writes.js';
 import { createFilter } from '../helpers/filter-fixtures.js';
 
-type Change = Parameters<ClusterConfirm['confirm']>[0];
+type Change = ClusterChange;
 
 function setup() {
   const rows = new Map<string, number>();

@@ -6,18 +6,11 @@
  * serve the old row from Redis for up to CACHE_TTL_S.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ActiveFilter } from '../src/filter/active-filter.js';
-import type { FilterPool } from '../src/filter/pool.js';
-import { LookupGuard } from '../src/guard.js';
-import { createLogger } from '../src/logger.js';
-import { LookupCounters } from '../src/metrics/lookup-counters.js';
-import { Watermark } from '../src/persistence/watermark.js';
-import { ProductWriter } from '../src/product-writes.js';
 import type { Product } from '../src/product.js';
 import { ProductCache } from '../src/store/product-cache.js';
 import { RedisConnection } from '../src/store/redis-connection.js';
-import { UnconfirmedCacheWrites } from '../src/store/unconfirmed-cache-writes.js';
 import { createFilter } from './helpers/filter-fixtures.js';
+import { guardAndWriter } from './helpers/guard-and-writer.js';
 import { heldReadsDatabase } from './helpers/held-reads-database.js';
 import { SHARED_REDIS_URL, deleteNamespaceKeys, uniqueNamespace } from './helpers/redis-namespace.js';
 
@@ -42,21 +35,8 @@ describe('a lookup whose database read predates a write', () => {
     const db = heldReadsDatabase([OLD]);
     const filter = createFilter(1000);
     filter.add(OLD.id);
-    const unconfirmed = new UnconfirmedCacheWrites();
     const cache = new ProductCache({ redis, namespace, ttlS: 300, negativeTtlS: 60 });
-    const guard = new LookupGuard({ filter: () => filter, cache, redis, products: db.store, counters: new LookupCounters(), unconfirmed, logger: createLogger('silent') });
-    const writer = new ProductWriter({
-      products: db.store,
-      active: new ActiveFilter({ filter, pool: {} as FilterPool }),
-      cache,
-      redis,
-      watermark: new Watermark(0),
-      snapshotter: { notifyWrite: () => undefined },
-      unconfirmed,
-      logger: createLogger('silent'),
-      flights: guard,
-    });
-    return { db, cache, guard, writer };
+    return { db, cache, ...guardAndWriter({ products: db.store, filter, cache, redis }) };
   }
 
   it('does not overwrite the product an update cached before its 200', async () => {

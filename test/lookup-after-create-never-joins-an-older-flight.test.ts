@@ -4,37 +4,16 @@
  * same id whose database read began before the commit (a 404 after a 201).
  */
 import { describe, expect, it } from 'vitest';
-import { ActiveFilter } from '../src/filter/active-filter.js';
-import type { FilterPool } from '../src/filter/pool.js';
-import { LookupGuard } from '../src/guard.js';
-import { createLogger } from '../src/logger.js';
-import { LookupCounters } from '../src/metrics/lookup-counters.js';
-import { Watermark } from '../src/persistence/watermark.js';
-import { ProductWriter } from '../src/product-writes.js';
-import { UnconfirmedCacheWrites } from '../src/store/unconfirmed-cache-writes.js';
 import { createFilter } from './helpers/filter-fixtures.js';
+import { guardAndWriter } from './helpers/guard-and-writer.js';
 import { heldReadsDatabase } from './helpers/held-reads-database.js';
 
 function service(withFlights: boolean) {
   const db = heldReadsDatabase();
   const filter = createFilter(1000);
   filter.add('SKU-NEW'); // a false positive before the create: the lookup goes to the database
-  const unconfirmed = new UnconfirmedCacheWrites();
-  const redis = { healthy: true };
   const cache = { get: async () => ({ kind: 'miss' as const }), setProduct: async () => undefined, fillProduct: async () => undefined, setAbsent: async () => undefined, markAbsent: async () => undefined, sendQueued: () => undefined };
-  const guard = new LookupGuard({ filter: () => filter, cache, redis, products: db.store, counters: new LookupCounters(), unconfirmed, logger: createLogger('silent') });
-  const writer = new ProductWriter({
-    products: db.store,
-    active: new ActiveFilter({ filter, pool: {} as FilterPool }), // single creates never use the pool
-    cache,
-    redis,
-    watermark: new Watermark(0),
-    snapshotter: { notifyWrite: () => undefined },
-    unconfirmed,
-    logger: createLogger('silent'),
-    ...(withFlights ? { flights: guard } : {}),
-  });
-  return { db, guard, writer };
+  return { db, ...guardAndWriter({ products: db.store, filter, cache, redis: { healthy: true }, flights: withFlights }) };
 }
 
 describe('a lookup after a create is acknowledged', () => {
